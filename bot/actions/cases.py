@@ -1,0 +1,63 @@
+"""Handing a family to a person: the case record and an honest promise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.actions.registry import ActionResult, registry
+from bot.core import cases, texts
+from bot.core.turn import Turn
+from bot.knowledge.render import hotline_line
+
+DEFAULT_HOTLINE_TOPICS = ("crisis",)
+CASE_CHOICES = ("specialty", "case_topic", "case_priority", "case_note")
+
+
+@registry.action("open_case")
+async def open_case(turn: Turn, args: dict[str, Any]) -> ActionResult:
+    """Open (or update) the family's case.
+
+    Args (from YAML `with:`): specialty, topic, priority — the conversation's
+    `specialty`, `case_topic` and `case_priority` (chosen earlier) win.
+    """
+    journey = turn.services.book.journeys.get(turn.conversation.journey)
+    specialty = str(
+        turn.vars.get("specialty")
+        or args.get("specialty")
+        or (journey.specialty if journey else "social")
+    )
+    if specialty not in cases.SPECIALTY_TEXTS:
+        specialty = "social"
+    topic = str(
+        turn.vars.get("case_topic") or args.get("topic") or (journey.topic if journey else "other")
+    )
+    priority = str(turn.vars.get("case_priority") or args.get("priority") or "normal")
+    if priority not in cases.PRIORITIES:
+        priority = "normal"
+    if not turn.consented and priority != "urgent":
+        # Only danger to life justifies a case without consent; ask first.
+        turn.conversation.resume = turn.position
+        return ActionResult(goto="menu:consent")
+    case, created = await cases.open_case(turn, topic, specialty, priority)
+    settings = turn.services.settings
+    if created:
+        message = turn.t(
+            texts.CASE_CREATED,
+            number=case.id,
+            specialty=turn.t(cases.SPECIALTY_TEXTS[specialty]),
+            hours=settings.consultant_hours,
+            reply_hours=settings.consultant_reply_hours,
+        )
+    else:
+        message = turn.t(texts.CASE_UPDATED, number=case.id)
+    if case.priority == "urgent":
+        message += "\n\n" + turn.t(texts.URGENT_CASE)
+    hotlines = turn.services.knowledge.hotlines((topic, *DEFAULT_HOTLINE_TOPICS))[:3]
+    if hotlines:
+        lines = (hotline_line(h, turn.language) for h in hotlines)
+        meanwhile = turn.t(texts.MEANWHILE) + "\n" + "\n".join(lines)
+    else:
+        meanwhile = turn.t(texts.CASE_MEANWHILE)
+    # Forget the per-case choices so the next request starts clean.
+    turn.conversation.vars = {k: v for k, v in turn.vars.items() if k not in CASE_CHOICES}
+    return ActionResult(texts=[message, meanwhile])

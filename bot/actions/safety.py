@@ -1,0 +1,52 @@
+"""Safety: the "safe exit" that wipes the chat, and returning after a crisis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from bot.actions.registry import ActionResult, registry
+from bot.core import cases
+from bot.core.turn import Turn
+from bot.core.types import Effect, EffectKind
+from bot.storage.models import ChatMessage
+
+DELETE_WINDOW_HOURS = 48
+
+
+@registry.action("safe_exit")
+async def safe_exit(turn: Turn, args: dict[str, Any]) -> ActionResult:
+    """Delete this chat's recent messages (both sides) and say nothing more.
+
+    The channel adapter does the deleting (Telegram: deleteMessages; web: the
+    page clears itself and leaves for a neutral site). The position returns to
+    the menu so the next person to open the chat sees nothing of the journey.
+    """
+    session = turn.session
+    cutoff = datetime.now(UTC).timestamp() - DELETE_WINDOW_HOURS * 3600
+    rows = (
+        await session.execute(
+            select(ChatMessage.message_id, ChatMessage.sent_at).where(
+                ChatMessage.identity_id == turn.identity.id
+            )
+        )
+    ).all()
+    ids = tuple(m for m, sent_at in rows if sent_at.timestamp() >= cutoff)
+    await session.execute(delete(ChatMessage).where(ChatMessage.identity_id == turn.identity.id))
+    await cases.note_safe_exit(turn)
+    turn.conversation.journey, turn.conversation.node = "menu", "start"
+    turn.conversation.stack = []
+    turn.conversation.resume = None
+    turn.effects.append(Effect(EffectKind.SAFE_EXIT, turn.services.settings.web_exit_url, ids))
+    turn.event("safe_exit")
+    return ActionResult(stop=True)
+
+
+@registry.action("resume")
+async def resume(turn: Turn, args: dict[str, Any]) -> ActionResult:
+    """Go back to where the family was before a crisis message interrupted them."""
+    target = turn.conversation.resume or "menu:start"
+    turn.conversation.resume = None
+    return ActionResult(goto=target)

@@ -1,0 +1,88 @@
+"""Settings: language, and deleting everything we know about the family."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from bot.actions.registry import ActionResult, Option, registry
+from bot.core import texts
+from bot.core.turn import Turn
+from bot.core.types import Effect, EffectKind
+from bot.storage.models import Case, ChatMessage, Family, Identity, OrgRequest
+
+
+@registry.provider("languages")
+def languages(turn: Turn) -> list[Option]:
+    translator = turn.services.translator
+    return [Option(code, translator.native_name(code)) for code in translator.languages]
+
+
+@registry.action("set_language")
+async def set_language(turn: Turn, args: dict[str, Any]) -> ActionResult:
+    """Switch to the language chosen in `language` (set by the options list)."""
+    chosen = str(turn.vars.get("language") or args.get("language") or "")
+    translator = turn.services.translator
+    if chosen in translator.languages:
+        turn.family.language = chosen
+        turn.language = chosen
+        turn.effects.append(Effect(EffectKind.LANGUAGE, chosen))
+    # The choice lives on the family, not among the answers.
+    turn.conversation.vars = {k: v for k, v in turn.vars.items() if k != "language"}
+    return ActionResult(texts=[turn.t(texts.LANGUAGE_SET)])
+
+
+async def _count(turn: Turn, model: type[Case] | type[OrgRequest], family_id: int) -> int:
+    return int(
+        await turn.session.scalar(
+            select(func.count()).select_from(model).where(model.family_id == family_id)
+        )
+        or 0
+    )
+
+
+@registry.action("forget")
+async def forget(turn: Turn, args: dict[str, Any]) -> ActionResult:
+    """Delete the family and everything tied to it; say exactly what was deleted."""
+    session = turn.session
+    family_id = turn.family.id
+    answers = len(turn.vars)
+    cases = await _count(turn, Case, family_id)
+    requests = await _count(turn, OrgRequest, family_id)
+    identity_ids = select(Identity.id).where(Identity.family_id == family_id)
+    messages = int(
+        await session.scalar(
+            select(func.count())
+            .select_from(ChatMessage)
+            .where(ChatMessage.identity_id.in_(identity_ids))
+        )
+        or 0
+    )
+    identities = int(
+        await session.scalar(
+            select(func.count()).select_from(Identity).where(Identity.family_id == family_id)
+        )
+        or 0
+    )
+    consent = turn.consented
+    nothing = not (answers or cases or requests or consent)
+    session.expunge_all()
+    await session.execute(delete(Family).where(Family.id == family_id))
+    turn.forgotten = True
+    turn.event("forget")
+    turn.effects.append(Effect(EffectKind.FORGET))
+    if nothing:
+        text = turn.t(texts.FORGET_NOTHING)
+    else:
+        text = turn.t(
+            texts.FORGET_DONE,
+            answers=answers,
+            cases=cases,
+            requests=requests,
+            messages=messages,
+            identities=identities,
+            consent=turn.t(texts.YES if consent else texts.NO),
+        )
+    turn.say(text, node="menu:forgotten")
+    return ActionResult(stop=True)

@@ -1,0 +1,89 @@
+"""Settings from environment variables (and an optional `.env` file).
+
+Every setting has a default that works offline on a laptop: a SQLite file in
+`var/`, the web chat on 127.0.0.1:8080, no messenger tokens.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Storage
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{ROOT / 'var' / 'family-window.sqlite3'}",
+        description="SQLAlchemy async URL; sqlite+aiosqlite:///path or postgresql+asyncpg://…",
+    )
+    db_echo: bool = False
+
+    # Content
+    dialogs_dir: Path = ROOT / "dialogs"
+    knowledge_dir: Path = ROOT / "knowledge"
+    locales_dir: Path = ROOT / "locales"
+    default_language: str = "ru"
+
+    # Web chat (and webhook endpoint)
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    web_exit_url: str = "https://yandex.ru/pogoda"
+    web_embed_origins: str = Field(
+        default="*",
+        description="Space-separated origins allowed to embed the chat in an iframe ('*' = any).",
+    )
+    web_rate_per_minute: int = 30
+
+    # Telegram
+    telegram_token: str | None = None
+    telegram_api_server: str | None = Field(
+        default=None, description="Base URL of another Bot API server, e.g. http://127.0.0.1:8081"
+    )
+    telegram_mode: str = Field(default="polling", description="polling | webhook")
+    telegram_webhook_url: str | None = Field(
+        default=None, description="Public https URL Telegram should POST updates to"
+    )
+    telegram_webhook_secret: str | None = None
+
+    # Service promises shown to families (be honest: these are the centre's real hours)
+    consultant_hours: str = Field(
+        default="пн–пт 9:00–18:00", description="Working hours of consultants, shown to families"
+    )
+    consultant_reply_hours: int = Field(
+        default=24, description="Within how many working hours a consultant answers a case"
+    )
+    timezone: str = "Europe/Moscow"
+
+    # Privacy
+    retention_days_without_consent: int = 30
+    retention_days: int = 365
+    log_level: str = "INFO"
+
+    @field_validator("telegram_mode")
+    @classmethod
+    def _mode(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"polling", "webhook"}:
+            raise ValueError("TELEGRAM_MODE must be 'polling' or 'webhook'")
+        return value
+
+    @field_validator("telegram_token", "telegram_api_server", "telegram_webhook_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

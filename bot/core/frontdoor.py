@@ -1,0 +1,392 @@
+"""The single window: every message from every channel goes through `FrontDoor.handle`.
+
+identify the family → crisis triage → command / button / answer / question →
+persist → replies. Triage runs before anything touches the database, and a
+family in danger gets help even if everything after triage fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from bot.core import cases, texts
+from bot.core.services import Services
+from bot.core.triage import Risk, TriageResult, triage
+from bot.core.turn import Turn
+from bot.core.types import Attachment, Button, Incoming, Outcome, Reply
+from bot.journeys import payload
+from bot.knowledge.render import entry_card
+from bot.storage.models import ChatMessage, Conversation, Event, Family, Identity, utcnow
+
+log = logging.getLogger(__name__)
+
+# Which crisis node answers which signal, most dangerous first.
+CRISIS_NODES = (
+    ("suicide", "suicide"),
+    ("self_harm", "suicide"),
+    ("violence_now", "violence"),
+    ("child_danger", "child"),
+    ("pregnancy_emergency", "pregnancy"),
+    ("medical_emergency", "medical"),
+)
+ELEVATED_NODES = {
+    "distress": "elevated_distress",
+    "violence_past": "elevated_violence",
+    "abortion_intent": "elevated_pregnancy",
+    "pregnancy_crisis": "elevated_pregnancy",
+    "housing_loss": "elevated_hardship",
+    "addiction": "elevated_distress",
+}
+COMMANDS = ("start", "menu", "help", "forget")
+LONG_TEXT = 1500  # characters: a story rather than a question
+SEARCH_CHARS = 600  # the part of a long message worth searching
+DELETABLE_FOR = timedelta(hours=48)  # Telegram lets bots delete messages this young
+
+ATTACHMENT_TEXTS = {
+    Attachment.PHOTO: texts.ATTACHMENT_PHOTO,
+    Attachment.VIDEO: texts.ATTACHMENT_PHOTO,
+    Attachment.STICKER: texts.ATTACHMENT_STICKER,
+    Attachment.VOICE: texts.ATTACHMENT_VOICE,
+    Attachment.DOCUMENT: texts.ATTACHMENT_DOCUMENT,
+}
+
+
+class FrontDoor:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.engine = services.engine
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    # -- entry point ----------------------------------------------------------
+    async def handle(self, incoming: Incoming) -> Outcome:
+        """Answer one incoming message; never raises, never shows a traceback."""
+        return await self.serve(incoming)
+
+    async def serve(
+        self, incoming: Incoming, deliver: Callable[[Outcome], Awaitable[None]] | None = None
+    ) -> Outcome:
+        """Answer and (optionally) deliver, one turn per user at a time, in arrival order.
+
+        Delivery happens inside the per-user lock so a family's replies can
+        never overtake each other when two messages arrive together.
+        """
+        risk = triage(incoming.text) if incoming.text else TriageResult(Risk.NONE, ())
+        try:
+            await self.services.knowledge.refresh(wait=False)
+        except Exception:  # the knowledge base is not needed to answer most messages
+            log.exception("knowledge refresh failed")
+        async with self._serialised(incoming):
+            outcome = await self._answer(incoming, risk)
+            if deliver is not None:
+                try:
+                    await deliver(outcome)
+                except Exception:
+                    log.exception("delivery failed (channel=%s)", incoming.channel.value)
+        return outcome
+
+    async def _answer(self, incoming: Incoming, risk: TriageResult) -> Outcome:
+        for attempt in (1, 2):
+            try:
+                return await self._handle(incoming, risk)
+            except IntegrityError:
+                if attempt == 2:
+                    log.exception("turn failed twice on a constraint")
+                    break
+                log.info("concurrent first message from one user; retrying")
+            except Exception:
+                log.exception("turn failed (channel=%s)", incoming.channel.value)
+                break
+        return self._failure(incoming, risk)
+
+    @asynccontextmanager
+    async def _serialised(self, incoming: Incoming) -> AsyncIterator[None]:
+        """One turn at a time per user, in arrival order (asyncio.Lock is FIFO)."""
+        key = (incoming.channel.value, incoming.user_id)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and not getattr(lock, "_waiters", None):
+                self._locks.pop(key, None)
+
+    def _failure(self, incoming: Incoming, risk: TriageResult) -> Outcome:
+        translator = self.services.translator
+        language = translator.pick(incoming.language_hint)
+        message = texts.CRISIS_FALLBACK if risk.urgent else texts.ERROR
+        text = translator.gettext(language, message)
+        return Outcome([Reply(text=text, node="error", urgent=risk.urgent)], [], language)
+
+    async def _handle(self, incoming: Incoming, risk: TriageResult) -> Outcome:
+        async with self.services.db.session() as session:
+            turn = await self._open(session, incoming)
+            if turn is None:
+                return Outcome(language=self.services.settings.default_language)
+            if risk.urgent:
+                await self._crisis(turn, risk)
+            else:
+                if risk.risk is Risk.ELEVATED:
+                    await self._elevated(turn, risk)
+                await self._route(turn)
+            self._persist(session, turn)
+        return Outcome(turn.replies, turn.effects, turn.language)
+
+    # -- identity ---------------------------------------------------------------
+    async def _open(self, session: AsyncSession, incoming: Incoming) -> Turn | None:
+        """Find or create the family; None for a duplicate delivery of one message."""
+        stmt = (
+            select(Identity)
+            .options(joinedload(Identity.family).joinedload(Family.conversation))
+            .where(Identity.channel == incoming.channel.value)
+            .where(Identity.external_id == incoming.user_id)
+            .with_for_update(of=Identity)
+        )
+        identity = (await session.scalars(stmt)).unique().first()
+        translator = self.services.translator
+        new = identity is None
+        if identity is None:
+            family = Family(language=translator.pick(incoming.language_hint))
+            identity = Identity(
+                family=family,
+                channel=incoming.channel.value,
+                external_id=incoming.user_id,
+                chat_id=incoming.chat_id,
+            )
+            session.add_all([family, identity])
+        family = identity.family
+        conversation = family.conversation
+        if conversation is None:
+            conversation = Conversation(
+                family=family, journey="menu", node="start", vars={}, stack=[]
+            )
+            session.add(conversation)
+        message_id = _as_int(incoming.message_id)
+        if message_id is not None and not incoming.edited:
+            if identity.last_message_id is not None and message_id <= identity.last_message_id:
+                log.info("duplicate delivery of a message ignored")
+                return None
+            identity.last_message_id = message_id
+        if identity.chat_id != incoming.chat_id:
+            identity.chat_id = incoming.chat_id
+        identity.blocked_at = None
+        if family.language not in translator.languages:
+            family.language = translator.pick(family.language)
+        turn = Turn(
+            incoming=incoming,
+            services=self.services,
+            session=session,
+            family=family,
+            identity=identity,
+            conversation=conversation,
+            language=family.language,
+        )
+        if new:
+            turn.event("new_family")
+        if incoming.message_id and not incoming.edited:
+            await session.flush()
+            session.add(
+                ChatMessage(identity_id=identity.id, message_id=incoming.message_id, outgoing=False)
+            )
+        return turn
+
+    def _persist(self, session: AsyncSession, turn: Turn) -> None:
+        now = utcnow()
+        for kind, journey, topic in turn.events:
+            session.add(
+                Event(
+                    at=now,
+                    kind=kind,
+                    journey=journey,
+                    topic=topic,
+                    channel=turn.incoming.channel.value,
+                    language=turn.language,
+                )
+            )
+        if not turn.forgotten:
+            turn.family.last_seen_at = now
+            turn.conversation.updated_at = now
+
+    # -- routing ----------------------------------------------------------------
+    async def _route(self, turn: Turn) -> None:
+        incoming = turn.incoming
+        if incoming.payload is not None:
+            await self._payload(turn, incoming.payload)
+        elif incoming.attachment is not None and not (incoming.text or "").strip():
+            message = ATTACHMENT_TEXTS.get(incoming.attachment, texts.ATTACHMENT_OTHER)
+            turn.say(turn.t(message), self.engine.current_rows(turn))
+        elif incoming.text and incoming.text.strip():
+            await self._text(turn, incoming.text.strip())
+        else:
+            await self.engine.rerender(turn)
+
+    async def _text(self, turn: Turn, text: str) -> None:
+        command = _command(text)
+        if command == "start":
+            if turn.events and turn.events[0][0] == "new_family":
+                await self.engine.enter(turn, "menu", "welcome")
+            else:
+                await self.engine.menu(turn)
+        elif command == "menu":
+            await self.engine.menu(turn)
+        elif command == "forget":
+            await self.engine.run_action(turn, "forget", {})
+        elif command == "help":
+            turn.say(turn.t(texts.HELP), [[self._menu_button(turn)]])
+        elif turn.incoming.edited:
+            spec = self.services.book.node(turn.conversation.journey, turn.conversation.node)
+            if spec is not None and spec.input is not None:
+                turn.say(turn.t(texts.EDITED_INPUT), self.engine.current_rows(turn))
+            else:
+                turn.say(turn.t(texts.EDITED_ANSWER))
+                await self._question(turn, text)
+        elif not await self.engine.answer(turn, text):
+            await self._question(turn, text)
+
+    async def _payload(self, turn: Turn, data: str) -> None:
+        ref = payload.parse(data)
+        if isinstance(ref, payload.NavRef):
+            if ref.action == "menu":
+                await self.engine.menu(turn)
+            elif ref.action == "back":
+                await self.engine.back(turn)
+            else:
+                await self.engine.rerender(turn)
+            return
+        if isinstance(ref, payload.GoRef) and ref.journey in self.services.book.journeys:
+            await self.engine.go(turn, ref.journey, ref.journey)
+            return
+        if isinstance(ref, payload.KnowledgeRef):
+            self._show_entry(turn, ref.entry_id)
+            return
+        if isinstance(ref, payload.ButtonRef | payload.OptionRef) and await self.engine.press(
+            turn, ref
+        ):
+            return
+        log.warning("unknown or forged button payload ignored")
+        await self.engine.rerender(turn, prefix=turn.t(texts.STALE_BUTTON))
+
+    # -- free text: the knowledge base ------------------------------------------
+    async def _question(self, turn: Turn, text: str) -> None:
+        result = await self.services.knowledge.search(text[:SEARCH_CHARS])
+        long_story = len(text) > LONG_TEXT
+        if not result.answered:
+            turn.event("kb_miss")
+            message = texts.LONG_MESSAGE if long_story else texts.NO_ANSWER
+            turn.say(turn.t(message), self._after_answer(turn, ()))
+            return
+        turn.event("kb_hit", result.matches[0].id)
+        if long_story:
+            turn.say(turn.t(texts.LONG_MESSAGE))
+        others = [m.id for m in result.matches[1:] if m.score >= result.matches[0].score * 0.6]
+        self._show_entry(turn, result.matches[0].id, others)
+
+    def _show_entry(self, turn: Turn, entry_id: str, others: Iterable[str] = ()) -> None:
+        knowledge = self.services.knowledge
+        entry = knowledge.get(entry_id)
+        if entry is None:
+            turn.say(turn.t(texts.ENTRY_NOT_FOUND), [[self._menu_button(turn)]])
+            return
+        card = entry_card(
+            entry, turn.language, turn.t, lambda c: knowledge.city_name(c, turn.language)
+        )
+        turn.say(card, self._after_answer(turn, others), node=f"kb:{entry.id}")
+
+    def _after_answer(self, turn: Turn, others: Iterable[str]) -> list[list[Button]]:
+        knowledge = self.services.knowledge
+        rows: list[list[Button]] = []
+        for entry_id in others:
+            entry = knowledge.get(entry_id)
+            if entry is not None:
+                title = entry.text("title", turn.language)
+                rows.append(
+                    [Button(turn.t(texts.MORE_PREFIX, title=title), payload.knowledge(entry_id))]
+                )
+        rows.append([Button(turn.t(texts.TALK_TO_PERSON), payload.go("person"))])
+        last = [self._menu_button(turn)]
+        if (turn.conversation.journey, turn.conversation.node) != ("menu", "start"):
+            last.insert(0, Button(turn.t(texts.RETURN), payload.nav("here")))
+        rows.append(last)
+        return rows
+
+    def _menu_button(self, turn: Turn) -> Button:
+        return Button(turn.t(texts.MENU), payload.nav("menu"))
+
+    # -- danger -----------------------------------------------------------------
+    async def _crisis(self, turn: Turn, risk: TriageResult) -> None:
+        node = next((n for signal, n in CRISIS_NODES if signal in risk.signals), "general")
+        if turn.conversation.journey != "crisis":
+            turn.conversation.resume = turn.position
+        await cases.mark_urgent(turn, risk.signals)
+        turn.event("crisis", node)
+        await self.engine.enter(turn, "crisis", node)
+
+    async def _elevated(self, turn: Turn, risk: TriageResult) -> None:
+        node = next((ELEVATED_NODES[s] for s in risk.signals if s in ELEVATED_NODES), None)
+        if node is not None:
+            turn.event("elevated", risk.signals[0])
+            self.engine.note(turn, "crisis", node)
+
+    # -- after sending ------------------------------------------------------------
+    async def record_sent(self, incoming: Incoming, message_ids: list[str]) -> None:
+        """Remember ids of messages the bot sent, for "safe exit" (no texts stored)."""
+        if not message_ids:
+            return
+        try:
+            async with self.services.db.session() as session:
+                identity_id = await session.scalar(
+                    select(Identity.id)
+                    .where(Identity.channel == incoming.channel.value)
+                    .where(Identity.external_id == incoming.user_id)
+                )
+                if identity_id is None:  # the family has just deleted its data
+                    return
+                session.add_all(
+                    ChatMessage(identity_id=identity_id, message_id=m, outgoing=True)
+                    for m in message_ids
+                )
+        except Exception:
+            log.exception("could not record sent message ids")
+
+    async def mark_blocked(self, incoming: Incoming, blocked: bool = True) -> None:
+        """The user blocked (or unblocked) the bot: stop sending until they write again."""
+        async with self.services.db.session() as session:
+            identity = await session.scalar(
+                select(Identity)
+                .where(Identity.channel == incoming.channel.value)
+                .where(Identity.external_id == incoming.user_id)
+            )
+            if identity is not None:
+                identity.blocked_at = datetime.now(UTC) if blocked else None
+
+
+async def purge_old_message_ids(session: AsyncSession) -> int:
+    """Message ids older than Telegram's deletion window are useless: drop them."""
+    cutoff = datetime.now(UTC) - DELETABLE_FOR
+    result = await session.execute(delete(ChatMessage).where(ChatMessage.sent_at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _command(text: str) -> str | None:
+    if not text.startswith("/"):
+        return None
+    word = text[1:].split(maxsplit=1)[0] if len(text) > 1 else ""
+    name = word.split("@", 1)[0].lower()
+    return name if name in COMMANDS else "help"
+
+
+def _as_int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None

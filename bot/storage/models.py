@@ -1,0 +1,217 @@
+"""Database tables.
+
+Personal data is kept to the minimum the service needs (152-FZ): no names, no
+message texts. A family's answers (`Conversation.vars`) and cases are stored
+only after consent, except a crisis flag, kept to protect life (152-FZ art. 6 p. 1.6).
+Everything tied to a family is deleted with it (ON DELETE CASCADE).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy declares it a ClassVar)
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+    }
+
+
+class Family(Base):
+    """A family (the requester) as one profile across messengers."""
+
+    __tablename__ = "families"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    language: Mapped[str] = mapped_column(String(8), default="ru")
+    consent_at: Mapped[datetime | None] = mapped_column(default=None)
+    consent_version: Mapped[str | None] = mapped_column(String(16), default=None)
+
+    identities: Mapped[list[Identity]] = relationship(
+        back_populates="family", cascade="all, delete-orphan", passive_deletes=True
+    )
+    conversation: Mapped[Conversation | None] = relationship(
+        back_populates="family", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Identity(Base):
+    """How we reach a family in one messenger (a chat id is needed to answer)."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_identity_channel_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    family_id: Mapped[int] = mapped_column(
+        ForeignKey("families.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    blocked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_message_id: Mapped[int | None] = mapped_column(Integer, default=None)
+
+    family: Mapped[Family] = relationship(back_populates="identities")
+
+
+class Conversation(Base):
+    """Where the family is in the journeys, and what they told us (with consent)."""
+
+    __tablename__ = "conversations"
+
+    family_id: Mapped[int] = mapped_column(
+        ForeignKey("families.id", ondelete="CASCADE"), primary_key=True
+    )
+    journey: Mapped[str] = mapped_column(String(32))
+    node: Mapped[str] = mapped_column(String(48))
+    vars: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    stack: Mapped[list[Any]] = mapped_column(default=list)
+    resume: Mapped[str | None] = mapped_column(String(96), default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    family: Mapped[Family] = relationship(back_populates="conversation")
+
+
+class Case(Base):
+    """A request for a person (обращение): the live consultant side picks these up."""
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_status_priority", "status", "priority", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    family_id: Mapped[int] = mapped_column(
+        ForeignKey("families.id", ondelete="CASCADE"), index=True
+    )
+    topic: Mapped[str] = mapped_column(String(32))
+    specialty: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(8))  # urgent | high | normal
+    status: Mapped[str] = mapped_column(String(12), default="new")  # new | open | closed
+    summary: Mapped[str] = mapped_column(Text, default="")
+    signals: Mapped[list[Any]] = mapped_column(default=list)
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    urgent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OrgRequest(Base):
+    """An organisation, partner or volunteer asking to join the cluster."""
+
+    __tablename__ = "org_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    family_id: Mapped[int | None] = mapped_column(
+        ForeignKey("families.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # organisation | partner | volunteer
+    org_name: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(12), default="new")
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChatMessage(Base):
+    """Ids (never texts) of recent messages in a chat, so "safe exit" can delete them."""
+
+    __tablename__ = "chat_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(
+        ForeignKey("identities.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[str] = mapped_column(String(64))
+    outgoing: Mapped[bool] = mapped_column(Boolean)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class KnowledgeEntry(Base):
+    """A support measure, organisation, hotline or article, in every language."""
+
+    __tablename__ = "knowledge_entries"
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    region: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column()
+    published: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(Text)
+    reviewed: Mapped[date] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContentState(Base):
+    """Version counters that tell every worker to reload cached content."""
+
+    __tablename__ = "content_state"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Event(Base):
+    """Anonymous counters for monitoring: no family id, no text."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_kind_at", "kind", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(24))
+    journey: Mapped[str] = mapped_column(String(32), default="")
+    topic: Mapped[str] = mapped_column(String(48), default="")
+    channel: Mapped[str] = mapped_column(String(16), default="")
+    language: Mapped[str] = mapped_column(String(8), default="")

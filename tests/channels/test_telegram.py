@@ -1,0 +1,217 @@
+"""End to end in Telegram: the real aiogram client polls a fake Bot API server
+on 127.0.0.1; a fake family writes, presses buttons, sends stickers, blocks the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.channels.telegram.adapter import TelegramChannel, make_bot
+from bot.config import Settings
+from bot.core.frontdoor import FrontDoor
+from bot.core.services import Services
+from bot.storage.models import Case, Identity
+from tests.fakes.telegram_api import FakeTelegramServer, FakeUser
+
+
+@dataclass
+class Telegram:
+    server: FakeTelegramServer
+    channel: TelegramChannel
+    services: Services
+
+    def user(self, user_id: int = 1001, language: str = "ru") -> FakeUser:
+        return self.server.user(user_id=user_id, first_name="Мария", language_code=language)
+
+
+@contextlib.asynccontextmanager
+async def running(services: Services, settings: Settings) -> AsyncIterator[Telegram]:
+    async with FakeTelegramServer() as server:
+        settings.telegram_token = server.token
+        settings.telegram_api_server = server.base_url
+        channel = TelegramChannel(FrontDoor(services), make_bot(settings))
+        task = asyncio.create_task(channel.polling())
+        try:
+            yield Telegram(server, channel, services)
+        finally:
+            await channel.stop()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+@pytest.fixture
+async def telegram(services: Services, settings: Settings) -> AsyncIterator[Telegram]:
+    async with running(services, settings) as tg:
+        yield tg
+
+
+async def test_start_menu_and_buttons(telegram: Telegram) -> None:
+    user = telegram.user()
+    await user.send_command("/start")
+    welcome, menu = await user.wait_for_messages(2)
+    assert "Семейное окно" in welcome.text
+    assert "112" in welcome.text
+    labels = [label for row in menu.buttons for label, _ in row]
+    assert "🤰 Беременность" in labels and "👤 Поговорить с человеком" in labels
+
+    await user.press("🔎 Подобрать меры поддержки")
+    (consent,) = await user.wait_for_messages(1)
+    assert "согласие" in consent.text
+    await user.press("✅ Даю согласие")
+    thanks, start = await user.wait_for_messages(2)
+    assert "Согласие можно отозвать" in thanks.text
+    assert "мер поддержки" in start.text
+    await user.press("▶️ Начать")
+    (region,) = await user.wait_for_messages(1)
+    assert "Где вы живёте" in region.text
+    await telegram.server.wait_idle()
+    telegram.server.assert_no_errors()
+    # Every button press was answered (no endless spinner on the family's phone).
+    assert all(q.answered for q in user.callback_queries)
+
+
+async def test_free_text_question_and_bold_html(telegram: Telegram) -> None:
+    user = telegram.user()
+    await user.send_text("как получить материнский капитал")
+    (answer,) = await user.wait_for_messages(1)
+    assert "капитал" in answer.text.lower()
+    assert answer.parse_mode == "HTML"
+    assert "<b>" in answer.raw_text  # the title is bold
+    await telegram.server.wait_idle()
+    telegram.server.assert_no_errors()
+
+
+async def test_crisis_message_interrupts_and_marks_case_urgent(telegram: Telegram) -> None:
+    user = telegram.user()
+    await user.send_command("/start")
+    await user.wait_for_messages(2)
+    await user.send_text("помогите муж бьет меня прямо сейчас")
+    (crisis,) = await user.wait_for_messages(1)
+    assert "112" in crisis.text and "8-800-7000-600" in crisis.text
+    labels = [label for row in crisis.buttons for label, _ in row]
+    assert "🚪 Быстрый выход" in labels
+    async with telegram.services.db.session() as session:
+        case = await session.scalar(select(Case))
+    assert case is not None and case.priority == "urgent"
+    assert "violence_now" in case.signals
+    assert "бьет" not in case.summary  # the family's words are never stored
+
+
+async def test_attachments_get_kind_answers(telegram: Telegram) -> None:
+    user = telegram.user()
+    await user.send_photo()
+    (photo,) = await user.wait_for_messages(1)
+    assert "Фотографии" in photo.text
+    await user.send_sticker()
+    (sticker,) = await user.wait_for_messages(1)
+    assert "текст и кнопки" in sticker.text
+    await user.send_voice()
+    (voice,) = await user.wait_for_messages(1)
+    assert "Голосовые" in voice.text and "112" in voice.text
+    await user.send_document()
+    (document,) = await user.wait_for_messages(1)
+    assert "Файлы" in document.text
+    # Each kind answer keeps the family's way forward: the current buttons.
+    assert document.buttons
+    await telegram.server.wait_idle()
+    telegram.server.assert_no_errors()
+
+
+async def test_edited_message_and_long_text(telegram: Telegram) -> None:
+    user = telegram.user()
+    sent = await user.send_text("как оформить пасобие по уходу за ребенком")
+    await user.wait_for_messages(1)
+    await user.edit(sent, "как оформить пособие по уходу за ребёнком до полутора лет")
+    replies = await user.wait_for_messages(2)
+    assert "исправили" in replies[0].text
+
+    story = ("Здравствуйте, у нас сложная ситуация в семье. " * 110)[:5000]
+    await user.send_text(story)
+    (long_answer, *_) = await user.wait_for_messages(1)
+    assert "консультант" in long_answer.text
+    await telegram.server.wait_idle()
+    telegram.server.assert_no_errors()
+
+
+async def test_forged_callback_payloads(telegram: Telegram) -> None:
+    user = telegram.user()
+    await user.send_command("/start")
+    await user.wait_for_messages(2)
+    for data in ("pregnancy.start.99", "menu.nosuchnode.0", "nav.explode", "kb.no-such", "💥", "x" * 64):
+        await user.press_data(data)
+        (answer,) = await user.wait_for_messages(1)
+        assert "кнопка" in answer.text or "справка" in answer.text.lower(), answer.text
+    await telegram.server.wait_idle()
+    telegram.server.assert_no_errors()
+
+
+async def test_user_blocks_the_bot(telegram: Telegram) -> None:
+    user = telegram.user()
+    await user.send_command("/start")
+    await user.wait_for_messages(2)
+    await user.block()
+    await telegram.server.wait_idle()
+    async with telegram.services.db.session() as session:
+        identity = await session.scalar(select(Identity))
+    assert identity is not None and identity.blocked_at is not None
+    # Writing again (after unblocking) is answered and clears the mark.
+    await user.unblock()
+    await user.send_text("/menu")
+    await user.wait_for_messages(1)
+    async with telegram.services.db.session() as session:
+        identity = await session.scalar(select(Identity))
+    assert identity is not None and identity.blocked_at is None
+
+
+async def test_sending_to_a_blocked_user_is_survived(telegram: Telegram) -> None:
+    user = telegram.user()
+    await user.send_command("/start")
+    await user.wait_for_messages(2)
+    telegram.server.fail_next(
+        "sendMessage", error_code=403, description="Forbidden: bot was blocked by the user"
+    )
+    await user.send_text("/help")
+    await telegram.server.wait_idle()
+    async with telegram.services.db.session() as session:
+        identity = await session.scalar(select(Identity))
+    assert identity is not None and identity.blocked_at is not None
+
+
+async def test_flood_limit_is_waited_out(telegram: Telegram) -> None:
+    user = telegram.user()
+    telegram.server.fail_next("sendMessage", error_code=429, retry_after=1)
+    await user.send_text("/help")
+    (help_text,) = await user.wait_for_messages(1, timeout=6)
+    assert "/forget" in help_text.text
+
+
+async def test_safe_exit_deletes_the_conversation(telegram: Telegram) -> None:
+    user = telegram.user()
+    await user.send_command("/start")
+    await user.wait_for_messages(2)
+    await user.press("🆘 Насилие дома")
+    await user.wait_for_messages(1)
+    await user.send_text("он опять угрожает")
+    await user.wait_for_messages(1)
+    await user.press_data("violence.exit_confirm.0")
+    await telegram.server.wait_idle()
+    assert user.messages == []  # every bot message of the last 48 hours is gone
+    assert not [m for m in user.chat.all_messages if not m.from_bot and not m.deleted]
+    telegram.server.assert_no_errors()
+
+
+async def test_forget_command(telegram: Telegram) -> None:
+    user = telegram.user()
+    await user.send_command("/start")
+    await user.wait_for_messages(2)
+    await user.send_command("/forget")
+    (done,) = await user.wait_for_messages(1)
+    assert "удалено" in done.text.lower() or "удалять нечего" in done.text
+    async with telegram.services.db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Identity)) == 0
