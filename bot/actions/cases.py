@@ -8,9 +8,23 @@ from bot.actions.registry import ActionResult, registry
 from bot.core import cases, texts
 from bot.core.turn import Turn
 from bot.knowledge.render import hotline_line
+from bot.knowledge.schema import Entry
 
-DEFAULT_HOTLINE_TOPICS = ("crisis",)
+MEANWHILE_TOPICS = ("psychological", "violence", "children")
 CASE_CHOICES = ("specialty", "case_topic", "case_priority", "case_note")
+
+
+def meanwhile_hotlines(turn: Turn, topic: str) -> list[Entry]:
+    """112, then up to two helplines that fit the topic: what to call while waiting."""
+    knowledge = turn.services.knowledge
+    emergency = [h for h in knowledge.hotlines() if h.phone == "112"]
+    helplines = [
+        h
+        for h in knowledge.hotlines((topic, *MEANWHILE_TOPICS))
+        if h.phone and sum(ch.isdigit() for ch in h.phone) > 3  # not 102/103: 112 covers them
+    ]
+    helplines.sort(key=lambda h: (topic not in h.topics, h.id))
+    return emergency + helplines[:2]
 
 
 @registry.action("open_case")
@@ -52,7 +66,7 @@ async def open_case(turn: Turn, args: dict[str, Any]) -> ActionResult:
         message = turn.t(texts.CASE_UPDATED, number=case.id)
     if case.priority == "urgent":
         message += "\n\n" + turn.t(texts.URGENT_CASE)
-    hotlines = turn.services.knowledge.hotlines((topic, *DEFAULT_HOTLINE_TOPICS))[:3]
+    hotlines = meanwhile_hotlines(turn, topic)
     if hotlines:
         lines = (hotline_line(h, turn.language) for h in hotlines)
         meanwhile = turn.t(texts.MEANWHILE) + "\n" + "\n".join(lines)

@@ -9,13 +9,10 @@ from bot.actions.registry import ActionResult, Option, registry
 from bot.core import texts
 from bot.core.i18n import N_
 from bot.core.turn import Turn
-from bot.core.types import Button
-from bot.journeys import payload
 from bot.knowledge.render import entry_card, hotline_line, measure_line, organisation_line
 from bot.knowledge.schema import FINDER_VARS
 
 MAX_CHARS = 3500  # keep each message comfortably under Telegram's 4096
-MAX_ENTRY_BUTTONS = 8
 
 HELP_KIND_LABELS = {
     "psychological": N_("Психологическая помощь"),
@@ -47,18 +44,6 @@ def _chunks(lines: list[str]) -> list[str]:
     return messages
 
 
-def _entry_buttons(turn: Turn, ids: list[str]) -> list[list[Button]]:
-    knowledge = turn.services.knowledge
-    rows: list[list[Button]] = []
-    for entry_id in ids[:MAX_ENTRY_BUTTONS]:
-        entry = knowledge.get(entry_id)
-        if entry is not None:
-            title = entry.text("title", turn.language)
-            label = title if len(title) <= 38 else title[:37] + "…"
-            rows.append([Button(label, payload.knowledge(entry_id))])
-    return rows
-
-
 @registry.action("find_measures")
 async def find_measures(turn: Turn, args: dict[str, Any]) -> ActionResult:
     """The finder's result: measures whose conditions match the family's answers."""
@@ -72,9 +57,9 @@ async def find_measures(turn: Turn, args: dict[str, Any]) -> ActionResult:
     lines = [turn.t(texts.MEASURES_FOUND, count=len(measures))]
     lines += [measure_line(m, turn.language, turn.t) for m in measures]
     lines.append(turn.t(texts.MEASURES_HINT))
-    return ActionResult(
-        texts=_chunks(lines), buttons=_entry_buttons(turn, [m.id for m in measures])
-    )
+    # The list itself says where to apply and what to bring; details of any
+    # measure come from typing its name (the knowledge search finds it).
+    return ActionResult(texts=_chunks(lines))
 
 
 @registry.action("list_organisations")

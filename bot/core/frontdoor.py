@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 
 from bot.core import cases, texts
 from bot.core.services import Services
+from bot.core.textnorm import normalize
 from bot.core.triage import Risk, TriageResult, triage
 from bot.core.turn import Turn
 from bot.core.types import Attachment, Button, Incoming, Outcome, Reply
@@ -47,6 +48,16 @@ ELEVATED_NODES = {
     "addiction": "elevated_distress",
 }
 COMMANDS = ("start", "menu", "help", "forget")
+NAV_WORDS = {
+    "меню": "menu",
+    "главное меню": "menu",
+    "в меню": "menu",
+    "в начало": "menu",
+    "menu": "menu",
+    "main menu": "menu",
+    "назад": "back",
+    "back": "back",
+}
 LONG_TEXT = 1500  # characters: a story rather than a question
 SEARCH_CHARS = 600  # the part of a long message worth searching
 DELETABLE_FOR = timedelta(hours=48)  # Telegram lets bots delete messages this young
@@ -248,8 +259,20 @@ class FrontDoor:
             else:
                 turn.say(turn.t(texts.EDITED_ANSWER))
                 await self._question(turn, text)
+        elif (nav := self._typed_nav(turn, text)) is not None:
+            await self._payload(turn, payload.nav(nav))
         elif not await self.engine.answer(turn, text):
             await self._question(turn, text)
+
+    def _typed_nav(self, turn: Turn, text: str) -> str | None:
+        """ "меню", "назад" typed instead of pressed (VK text keyboards send labels)."""
+        typed = normalize(text)
+        if typed in NAV_WORDS:
+            return NAV_WORDS[typed]
+        for action, label in (("menu", texts.MENU), ("back", texts.BACK)):
+            if typed == normalize(turn.t(label)):
+                return action
+        return None
 
     async def _payload(self, turn: Turn, data: str) -> None:
         ref = payload.parse(data)
@@ -280,6 +303,12 @@ class FrontDoor:
         long_story = len(text) > LONG_TEXT
         if not result.answered:
             turn.event("kb_miss")
+            if result.suggest and not long_story:
+                ids = [m.id for m in result.matches]
+                turn.say(
+                    turn.t(texts.SUGGESTIONS), self._after_answer(turn, ids), node="kb:suggest"
+                )
+                return
             message = texts.LONG_MESSAGE if long_story else texts.NO_ANSWER
             turn.say(turn.t(message), self._after_answer(turn, ()))
             return

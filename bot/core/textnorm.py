@@ -64,15 +64,11 @@ _CYRILLIC_ONLY_RE = re.compile("[бгджзийлпфцчшщъыьэюя]")
 _LATIN_ONLY_RE = re.compile("[dfgijlnqrsuvwz]")
 
 # Cheap gate: most Russian messages have no Latin letter at all.
-_LATIN = re.compile("[a-zαεορτκχ]")  # noqa: RUF001 - Greek lookalikes
+_LATIN = re.compile("[a-zαεορτκχ]")
 # A Latin letter next to a Cyrillic one, possibly with digits between («y6ью»).
-_MIXED_PAIR = re.compile(
-    r"[a-zαεορτκχ]\d*[а-яіјѕ]|[а-яіјѕ]\d*[a-zαεορτκχ]"  # noqa: RUF001
-)
+_MIXED_PAIR = re.compile(r"[a-zαεορτκχ]\d*[а-яіјѕ]|[а-яіјѕ]\d*[a-zαεορτκχ]")
 # The whole mixed word. Anchored at a word start and lazy: each word scanned once.
-_MIXED_WORD = re.compile(
-    r"\b\w*?(?:[a-zαεορτκχ]\d*[а-яіјѕ]|[а-яіјѕ]\d*[a-zαεορτκχ])\w*"  # noqa: RUF001
-)
+_MIXED_WORD = re.compile(r"\b\w*?(?:[a-zαεορτκχ]\d*[а-яіјѕ]|[а-яіјѕ]\d*[a-zαεορτκχ])\w*")
 
 # Digits used as letters, only when both neighbours are Cyrillic letters. The
 # pattern starts with the digit so that the regex engine can skip ahead fast.
@@ -84,9 +80,9 @@ _DIGIT_AS_LETTER = {"0": "о", "3": "з", "4": "ч", "6": "б"}
 _TRIPLE = re.compile(r"(.)\1\1+")
 
 # Punctuation, symbols and emoji become spaces; «.»/«,» survive only between two
-# digits. Every branch starts with a character class, so plain letters and spaces
-# are skipped fast.
-_SEPARATORS = re.compile(r"[^\w\s.,]+|[.,]+(?!\d)|[.,](?<!\d[.,])[.,]*")
+# digits (a second, cheap pass: it starts with a small character class).
+_SEPARATORS = re.compile(r"[^\w\s.,]+")
+_DOTS = re.compile(r"[.,]+(?!\d)|[.,](?<!\d[.,])[.,]*")
 _DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
 
 
@@ -140,8 +136,10 @@ def normalize(text: str) -> str:
         text = _DIGIT_IN_CYRILLIC.sub(_digit_as_letter, text)
     text = _TRIPLE.sub(_collapse_letters, text)
     text = _SEPARATORS.sub(" ", text).replace("_", " ")
-    if "," in text:
-        text = _DECIMAL_COMMA.sub(".", text)
+    if "." in text or "," in text:
+        text = _DOTS.sub(" ", text)
+        if "," in text:
+            text = _DECIMAL_COMMA.sub(".", text)
     return " ".join(text.split())
 
 

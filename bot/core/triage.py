@@ -143,11 +143,12 @@ WORD_CLASSES: Final[Mapping[str, str]] = MappingProxyType(
         "AGENT_NOUN": "муж|мужик|супруг|отец|папа|отчим|сожитель|парень|бывший|брат|свекор|"
         "свекр|свекровь|деверь|зять|сосед",
         # A child as the subject.
-        "CHILD": "ребенок|ребеночек|ребятенок|сын|сынок|сыночек|сынишка|дочь|дочка|доча|"
-        "дочурка|малыш|малышка|младенец|грудничок|новорожденный|дети|детки|девочка|мальчик|"
-        "подросток|внук|внучка|племянник|племянница|кроха",
+        "CHILD": "р[еи]б[еи]н[оа]к|ребеночек|ребятенок|сын|сынок|сыночек|сынишка|дочь|дочка|доча|"
+        "дочурка|малыш|малышь|малышка|младенец|грудничок|новорожденный|дети|детки|девочка|"
+        "мальчик|подросток|внук|внучка|племянник|племянница|кроха",
         # A child as the object.
-        "CHILD_OBJ": "ребенка|ребенку|ребеночка|детей|детям|деток|детишек|сына|сыну|сынишку|"
+        "CHILD_OBJ": "р[еи]б[еи]нка|р[еи]б[еи]нку|ребеночка|детей|детям|деток|детишек|сына|сыну|"
+        "сынишку|"
         "сыночка|дочь|дочку|дочери|доченьку|дочурку|малыша|малышку|малышу|младенца|"
         "грудничка|новорожденного|девочку|мальчика|подростка|внука|внучку|племянника|"
         "племянницу|падчерицу|пасынка|"
@@ -186,7 +187,8 @@ SUICIDE = Lexicon(
         "су[иеий]?[цс][иы]д*",  # суицид, суецид, суисид, суйцид, суицыд
         "самоуби*",  # самоубийство, самоубиство, самоубийца
         "самовыпил*",
-        "выпилюсь|выпилиться|выпилилась|выпилился|выпилюс",  # slang; «выпилиться из чата» is neutral
+        # slang; «выпилиться из чата» is neutral
+        "выпилюсь|выпилиться|выпилилась|выпилился|выпилюс",
         "роскомнадзорн*",  # «роскомнадзорнуться», slang for suicide
         "п[оа]конч* ~1 с[ао]бой|жизнью",
         "п[оа]конч* со всем|всеми",  # «покончить со всем этим» = end it all
@@ -301,7 +303,8 @@ SUICIDE = Lexicon(
 SELF_HARM = Lexicon(
     "self_harm",
     phrases=(
-        "режу|резать|порежу|порезать|изрежу|царапаю|жгу|прижигаю|калечу|покалечу|покалечить ~1 себя",
+        "режу|резать|порежу|порезать|изрежу|царапаю|жгу|прижигаю|калечу|покалечу|покалечить ~1 "
+        "себя",
         "режу|резать|порезать|порежу|изрезать (себе) руки|запястья|ноги|бедра|кожу",
         "режусь -в",  # «режусь в доту» is gaming slang
         "наношу|нанести|наносить себе ~1 порезы|раны|увечья|ожоги|травмы",
@@ -330,8 +333,10 @@ SELF_HARM = Lexicon(
 VIOLENCE_NOW = Lexicon(
     "violence_now",
     phrases=(
-        "@AGENT ~4 @HITS",  # «муж опять сильно бьёт», «он снова меня бьёт»
+        "@AGENT ~4 @HITS -себя",  # «муж опять сильно бьёт», «он снова меня бьёт»
         "@AGENT_NOUN ~4 колотит|колотят|пинает|пинают|швыряет|таскает",
+        # «пьёт и бьёт», «не только кричит, но и бьёт»
+        "пьет|пьют|кричит|орет|оскорбляет|унижает|ругается|матерится|угрожает|приходит ~2 и|еще @HITS",
         "@AGENT ~3 распускает руки",
         "@AGENT ~3 поднимает ~1 руку",
         "@AGENT ~3 кидается на|с меня|драться|кулаками|ножом",
@@ -343,13 +348,15 @@ VIOLENCE_NOW = Lexicon(
         "таскает|тащит|таскал|тащил за волосы",
         # credible threats to kill
         "угр[оа]жает|угр[оа]жают|грозит*|грозят*|обещает|клянется ~3 @KILL",
-        "говорит|кричит|орет что ~2 @KILL",
+        "@AGENT ~3 говорит|кричит|орет|пишет что ~2 @KILL",
+        "говорит|кричит|орет|пишет что ~2 @KILL меня|нас|детей|ребенка",
         "убьет|убьют|зарежет|задушит|прирежет|пристрелит|покалечит ~1 меня|нас|детей|ребенка",
         "меня|нас ~2 убьет|убьют|зарежет|задушит|прирежет|пристрелит",
         "угроз* ~1 убийств*|жизни|расправ*",
         "боюсь за (свою) жизнь -детей|ребенка|сына|дочери|малыша",
         # weapons
-        "кида*|броса*|гоня*|гони*|угрожа*|размахива*|приставил*|приставля*|машет ~3 нож|ножом|топор|"
+        "кида*|броса*|гоня*|гони*|угрожа*|размахива*|приставил*|приставля*|машет ~3 нож|ножом|"
+        "топор|"
         "топором|ружье*|ружьем|пистолет*",
         "пришел|стоит|стоял|ходит|бегает|ворвался|зашел ~1 с нож*|топор*|ружь*|пистолет*",
         "нож* ~1 к|у горла",
@@ -366,7 +373,8 @@ VIOLENCE_NOW = Lexicon(
         "держ* ~2 под замком",
         "я|мы ~1 заперт*",
         # breaking in, hiding
-        "ломится|ломятся|ломился|ломилась|ломились ~2 в|к дверь|двери|квартиру|дом|комнату|окно|нам|мне",
+        "ломится|ломятся|ломился|ломилась|ломились ~2 в|к дверь|двери|квартиру|дом|комнату|окно|"
+        "нам|мне",
         "выбива*|вышиба*|выламыва*|ломает|ломают|выбил|вышиб|выломал ~1 дверь|двери",
         "прячусь|прячемся|спряталась|спрятались|закрылась|заперлась|закрылись|заперлись ~3 от "
         "него|мужа|отца|отчима|них|сожителя|свекр*|бывшего",
@@ -401,13 +409,15 @@ VIOLENCE_NOW = Lexicon(
         "пыта*|пробова*|хотел* ~1 убить|задушить|зарезать|утопить|сжечь|изнасиловать меня|нас",
         "меня|нас ~2 пыта*|пробова*|хотел* убить|задушить|зарезать|утопить|сжечь|изнасиловать",
         "чуть|едва не убил|задушил|зарезал|утопил",
-        "сломал*|разбил*|выбил*|поставил* мне ~1 руку|нос|ребр*|челюсть|голову|лицо|зуб*|губу|синяк*|фингал",
+        "сломал*|разбил*|выбил*|поставил* мне ~1 руку|нос|ребр*|челюсть|голову|лицо|зуб*|губу|"
+        "синяк*|фингал",
         "синяк* ~3 от него|мужа|побоев",
         "побои|побоев",
         "изн[ао]с[иы]л*",  # изнасиловал, изнасилавал, износиловал, изнасилование
         "насиловал*|надругал*",
         "угр[оа]жал*|грозил*|обещал*|пообещал* ~3 @KILL",
-        "сказал* что ~2 @KILL",
+        "@AGENT ~3 сказал* что ~2 @KILL",
+        "сказал* что ~2 @KILL меня|нас|детей|ребенка",
         "i was|got|been raped",
         "he|husband|partner|boyfriend|ex ~1 slapped|shoved|pushed|strangled|attacked|assaulted me",
         "he raped",
@@ -425,18 +435,22 @@ VIOLENCE_PAST = Lexicon(
         "меня|нас ~1 бил|били|избивал*",
         "домашн* ~1 насили*|тиран*|насильник*",
         "абьюз*",
-        "тиран|тирана|тирану|тираном|тираны|тиранов|тирания|тирании|тиранит|тиранят",  # not «тиранозавр»
+        # not «тиранозавр»
+        "тиран|тирана|тирану|тираном|тираны|тиранов|тирания|тирании|тиранит|тиранят",
         "насилие|насилия|насилию|насилием",
         "эмоциональн*|психологическ*|экономическ*|физическ*|сексуальн* насили*",
         # fear of the partner (but «боюсь его потерять/разбудить» is not fear of him)
-        "боюсь ~1 мужа|его|отца|отчима|сожителя|бывшего|свекра|свекрови -потерять|расстроить|обидеть|"
+        "боюсь ~1 мужа|его|отца|отчима|сожителя|бывшего|свекра|свекрови -потерять|расстроить|"
+        "обидеть|"
         "разбудить|огорчить|подвести|беспокоить|отвлекать|просить|спросить|попросить|будить|терять",
         "его|мужа|отца|отчима ~1 (очень) боюсь",
         "боюсь ~1 возвращаться|идти|вернуться|ехать домой",
         # threats, control, stalking
-        "угр[оа]ж*|грози*|обеща* ~3 забрать|отобрать|отнять|увезти|украсть|лишить ~2 детей|ребенка|сына|"
+        "угр[оа]ж*|грози*|обеща* ~3 забрать|отобрать|отнять|увезти|украсть|лишить ~2 детей|"
+        "ребенка|сына|"
         "дочь|дочку|родительских",
-        "заберет|заберут|отберет|отберут|отнимет|отнимут|увезет|украдет|лишит ~2 детей|ребенка|сына|дочь|"
+        "заберет|заберут|отберет|отберут|отнимет|отнимут|увезет|украдет|лишит ~2 детей|ребенка|"
+        "сына|дочь|"
         "дочку|родительских",
         "не дает|дают ~1 видеться|видеть ~1 детьми|ребенком|сыном|дочерью|детей|ребенка",
         "@AGENT ~3 угр[оа]жа* -разводом|уйти|уходом|судом|уволить|уволиться",
@@ -462,7 +476,7 @@ CHILD_DANGER = Lexicon(
     "child_danger",
     phrases=(
         # not breathing, unconscious, seizures («не дышит носом» is a cold, blanked)
-        "@CHILD ~3 не дышит|дишит|дышет",
+        "@CHILD ~3 не д[иы]ш[иеы]т",
         "@CHILD ~3 недыш*|недиш*|посинел*|синеет|задыха*|захлебну*|утонул*|тонет|обмяк*|судорог*",
         "@CHILD ~3 перестал* дышать",
         "@CHILD ~3 без сознания",
@@ -475,26 +489,31 @@ CHILD_DANGER = Lexicon(
         # swallowed something only children swallow
         "проглотил* ~2 батарейк*|магнит*|монет*|иголк*|булавк*|гвозд*|шарик*|капсул*|пуговиц*",
         # pills or chemicals, with the child named
-        "@CHILD ~3 проглотил*|наглотал*|съел*|выпил*|напил*|наел*|нажевал*|сгрыз*|отравил* ~2 @PILLS|"
+        "@CHILD ~3 проглотил*|наглотал*|съел*|выпил*|напил*|наел*|нажевал*|сгрыз*|отравил* ~2 "
+        "@PILLS|"
         "уксус*|отбеливател*|белизн*|средство|хлорк*|кислот*|щелоч*|растворител*|бензин*|ртут*|"
         "крысин*|яд*|моющ*|химию|капсул*|жидкост*|батарейк*|магнит*",
         # being hurt by an adult
-        "бьет|бьют|бьешь|бью|и?зб[иеы]вает|и?зб[иеы]вают|лупит|лупят|колотит|душит|душат|трясет|швыряет|"
+        "бьет|бьют|бьешь|бью|и?зб[иеы]вает|и?зб[иеы]вают|лупит|лупят|колотит|душит|душат|трясет|"
+        "швыряет|"
         "истязает|истязают|мучает|пинает ~2 @CHILD_OBJ",
-        "@CHILD_OBJ ~3 бьет|бьют|и?зб[иеы]вает|и?зб[иеы]вают|лупит|лупят|колотит|колотят|душит|истязает|"
-        "мучает",
+        "@CHILD_OBJ ~3 бьет|бьют|и?зб[иеы]вает|и?зб[иеы]вают|лупит|лупят|колотит|колотят|душит|"
+        "истязает|"
+        "мучает -себя",
         "издева*|изд[еи]ва* ~1 над ребенком|детьми|сыном|дочерью|дочкой|малышом",
         # a mother afraid of harming her baby (postpartum crisis)
         "убью|придушу|задушу|выброшу|выкину|ударю|наврежу ~1 @CHILD_OBJ",
         "боюсь|хочется|хочу ~2 навредить|ударить|выбросить|выкинуть|убить|задушить ~1 @CHILD_OBJ",
         "сделаю ~1 что то с @CHILD_OBJ",
         # sexual abuse of a child
-        "домогается|домогался|растлевает|растлил|насилует|изн[ао]с[иы]л*|насиловал*|совращ* ~2 @CHILD_OBJ",
+        "домогается|домогался|растлевает|растлил|насилует|изн[ао]с[иы]л*|насиловал*|совращ* ~2 "
+        "@CHILD_OBJ",
         "пристает|приставал к ~1 @CHILD_OBJ",
         "@CHILD_OBJ ~3 домогается|изн[ао]с[иы]л*|насилу*|насиловал*|растлил|растлевает",
         # an adult touching a child's body («ребёнок трогает письку» is a normal question)
         "отчим|дед|дедушка|дядя|сосед|брат|отец|папа|муж|он|тренер|учитель|воспитатель|мужчина ~3 "
-        "трогает|трогал|трогают|лапает|лапал|гладит|гладил ~3 интимн*|половы*|письк*|писю*|грудь|попу|"
+        "трогает|трогал|трогают|лапает|лапал|гладит|гладил ~3 интимн*|половы*|письк*|писю*|грудь|"
+        "попу|"
         "под",
         "педофил*|растлени*|совращени*",
         "развратн* действ*",
@@ -502,7 +521,8 @@ CHILD_DANGER = Lexicon(
         "@CHILD ~2 пропал|пропала|пропали|потерялся|потерялась|потерялись|исчез|исчезла|исчезли",
         "@CHILD ~2 не вернулся|вернулась|вернулись|пришел|пришла ~1 домой",
         "@CHILD ~2 сбежал*|убежал*|ушел|ушла из дома",
-        "пропал|пропала|пропали|потерялся|потерялась|исчез|исчезла|украли|похитили (мой|моя|наш|наша|мои|"
+        "пропал|пропала|пропали|потерялся|потерялась|исчез|исчезла|украли|похитили (мой|моя|наш|"
+        "наша|мои|"
         "наши) @CHILD|@CHILD_OBJ",
         "не могу|можем ~2 найти @CHILD_OBJ",
         # left alone in danger
@@ -518,7 +538,8 @@ CHILD_DANGER = Lexicon(
         "@CHILD_EN ~2 having a seizure",
         "swallowed ~2 battery|batteries|magnet|magnets|bleach|detergent|coin",
         "@CHILD_EN ~2 swallowed ~2 pills|tablets|medicine|chemicals",
-        "hitting|beating|hurting|abusing|molesting|touching|choking|shaking my|the|our|her|his @CHILD_EN",
+        "hitting|beating|hurting|abusing|molesting|touching|choking|shaking my|the|our|her|his "
+        "@CHILD_EN",
         "can t find my|our @CHILD_EN",
         "@CHILD_EN ~2 ran away",
         "left (the|my|our) baby|child|kids|children|toddler alone",
@@ -526,8 +547,7 @@ CHILD_DANGER = Lexicon(
     past=(
         # a fall or an injury that already happened: it counts unless it is long ago
         "@CHILD ~3 выпал*|упал* ~2 из|с|со ~1 @HEIGHT",
-        "выпал|выпала|выпали ~2 из окна",
-        "выпал|выпала|выпали ~2 с балкона",
+        "выпал*|упал* из|с окна|балкона ~1 @CHILD",
         "@CHILD ~3 обварил*|облил*|ошпарил* ~1 кипятк*",
         "@CHILD ~2 ударил* головой ~3 рвота|вырвало|потерял*|без|не",
         "@CHILD_EN ~2 fell out|from ~2 window|balcony",
@@ -538,7 +558,8 @@ CHILD_DANGER = Lexicon(
 CHILD_ABUSE_PAST = Lexicon(
     "child_danger",
     past=(
-        "бил|била|били|избил|избила|избили|избивал|избивала|ударил|ударила|душил|душила ~2 @CHILD_OBJ",
+        "бил|била|били|избил|избила|избили|избивал|избивала|ударил|ударила|душил|душила ~2 "
+        "@CHILD_OBJ",
         "изн[ао]с[иы]л*|насиловал*|растлил|домогался ~2 @CHILD_OBJ",
     ),
     if_past="violence_past",
@@ -605,11 +626,13 @@ PREGNANCY_EMERGENCY_NEAR = Lexicon(
     "pregnancy_emergency",
     past=(
         # bleeding (but «кровотечения нет», «без крови»)
-        "!нет|без|не кр[оа]в[оа]т[еи]ч*|кр[оа]вт[еи]ч*|кровит|кровоточ*|кр[оа]вь|крови|кровью|кровян* "
+        "!нет|без|не кр[оа]в[оа]т[еи]ч*|кр[оа]вт[еи]ч*|кровит|кровоточ*|кр[оа]вь|крови|кровью|"
+        "кровян* "
         "-нет|отсутств*|no|not",
         "!no|not bleeding|blood",
         # severe pain
-        "сильн*|очень|резк*|невыносим*|остр*|адск*|ужасн* ~2 бол*|режет|режущ*|схватк* ~2 живот*|низ*|"
+        "сильн*|очень|резк*|невыносим*|остр*|адск*|ужасн* ~2 бол*|режет|режущ*|схватк* ~2 живот*|"
+        "низ*|"
         "внизу|поясниц*",
         "живот ~2 сильно|очень|резко|невыносимо|ужасно болит|режет|тянет",
         "severe|bad|sharp|terrible ~1 pain|cramps|cramping",
@@ -637,7 +660,7 @@ MEDICAL_EMERGENCY = Lexicon(
         "без сознания",
         "потерял*|потеряла сознание",
         "не приходит в себя",
-        "не дышит|дишит|дышет",
+        "не д[иы]ш[иеы]т",
         "недыш*|недиш*",
         "перестал* дышать",
         "не могу ~1 разбудить",
@@ -647,7 +670,8 @@ MEDICAL_EMERGENCY = Lexicon(
         "у него|нее ~2 инсульт|инфаркт",
         "сердечн* приступ",
         "плохо с сердцем",
-        "у мамы|папы|мужа|бабушки|дедушки|него|нее|меня|свекрови|свекра (кажется|похоже|наверное|сейчас) "
+        "у мамы|папы|мужа|бабушки|дедушки|него|нее|меня|свекрови|свекра (кажется|похоже|наверное|"
+        "сейчас) "
         "инсульт|инфаркт",
         "упал*|упала ~1 и не встает|поднимается|двигается|шевелится|дышит",
         "сильн* кровотечени*",
@@ -702,8 +726,8 @@ DISTRESS = Lexicon(
         "жизнь ~1 не имеет смысла",
         "устала|устал|надоело|задолбалась|замучилась ~1 жить",
         "устала|устал|надоело|задолбалась|замучилась ~1 от жизни|всего",
-        "не хоч*|могу (больше|уже) так жить",
-        "не хоч*|могу (больше|уже) жить так",
+        "не хоч*|могу ~1 так ~1 жить",
+        "не хоч*|могу ~2 жить так",
         "не хоч*|могу (больше|уже) жить в страхе|нищете|аду",
         "на грани ~1 срыва|отчаяния|безумия|истерики",
         "я ~1 на грани -развода|банкротства|увольнения|выселения",
@@ -808,6 +832,7 @@ PREGNANCY_CRISIS = Lexicon(
         "ушел к другой",
         "оставил меня",
         "отказал* от ребенка|меня|нас",
+        "не будет|хочет ~2 ребенка|ребенком|растить|воспитывать|помогать|жениться",
         "не признает",
         "знать ~1 не хочет",
         "нет денег",
@@ -872,8 +897,10 @@ HOUSING_LOSS = Lexicon(
 ADDICTION = Lexicon(
     "addiction",
     phrases=(
-        "@AGENT_NOUN ~2 пьет|пьют|бухает|бухают|пьянствует|запил|спился|напивается|напился|выпивает|"
-        "пропивает -@NOT_A_DRINK",
+        "@AGENT_NOUN ~2 пьет|пьют|бухает|бухают|пьянствует|запил|спился|напивается|напился|"
+        "выпивает|"
+        "пропивает -@NOT_A_DRINK|только|немного|иногда|редко|умеренно|мало|по",
+        "@CHILD|@AGENT_NOUN ~2 колется|колются",  # injects drugs; «свитер колется» has no person
         "@AGENT_NOUN ~2 уходит в запой",
         "он|она ~2 бухает|пьянствует|запил|спился|напивается|пропивает",
         "запой|запоя|запое|запою|запил",  # not «читает запоем»
@@ -917,13 +944,15 @@ LEXICONS: Final[tuple[Lexicon, ...]] = (
 #: Everyday idioms that look dangerous. Blanked before matching.
 NEUTRAL: Final[tuple[str, ...]] = (
     # «убить время», «убила на это весь день», «убью за кофе»
-    "убить|убивать|убила|убил|убью|убиваю|убиваем|убьем (на) (это|него|нее|них) (весь|целый|все|кучу|полдня) "
+    "убить|убивать|убила|убил|убью|убиваю|убиваем|убьем (на) (это|него|нее|них) (весь|целый|все|"
+    "кучу|полдня) "
     "время|времени|вечер|день|час|полдня|выходные|неделю|нервы|здоровье|зайцев",
     "убью|убил|убила|убить за",
     "хоть убей|убейте",
     "чуть|едва не убилась|убился|убилась",  # «чуть не убилась на льду»
     # «умираю от смеха», «чуть не умерла со скуки»
-    "умира*|умер*|умру*|помира*|помер* ~1 от|со смеха|смеху|скуки|любопытства|жары|зависти|умиления|"
+    "умира*|умер*|умру*|помира*|помер* ~1 от|со смеха|смеху|скуки|любопытства|жары|зависти|"
+    "умиления|"
     "нетерпения|стыда|голода|усталости|счастья|восторга|холода",
     "умереть|умру|помереть за детей|ребенка|семью|родину|тебя|них|него|нее",  # devotion
     # beating that is not violence: fetal kicks, records, shivers, a heartbeat
@@ -942,7 +971,8 @@ NEUTRAL: Final[tuple[str, ...]] = (
     "ударило в голову",
     "током ~1 удар*",
     # smothering that is a feeling
-    "кашель|слезы|обида|жаба|злость|ревность|ком|астма|тоска|совесть|смех|зависть|насморк|гнев|стыд ~1 "
+    "кашель|слезы|обида|жаба|злость|ревность|ком|астма|тоска|совесть|смех|зависть|насморк|гнев|"
+    "стыд ~1 "
     "душит|душат|душил|душила|душили",
     "душит|душат|душил|душила ~1 кашель|слез*|обид*|жаба|злост*|ревност*|тоска|смех|астма|насморк|"
     "заботой|любовью|контролем|гнев",
@@ -968,6 +998,7 @@ NEUTRAL: Final[tuple[str, ...]] = (
     "кров* ~1 из пальца|вены",
     "групп* кров*",
     "сахар* в крови",
+    "в крови|кровь|крови ~1 низкий|высокий|повышен*|понижен*|уровень|норма|гемоглобин*",
     "гемоглобин*|резус*",
     # paperwork words
     "пособи*|выплат*|декрет*|больничн*|отпуск* по беременности и родам",
@@ -1061,34 +1092,65 @@ _HAS_LATIN = re.compile("[a-z]")
 _WORD, _OPTIONAL, _GAP, _NOT_NEXT, _NOT_PREV = range(5)
 
 
-@dataclass(frozen=True, slots=True)
 class _Words:
     """Which words one phrase position accepts."""
 
-    exact: frozenset[str]
-    stems: tuple[str, ...]
-    min_number: int  # -1: numbers are not accepted
+    __slots__ = ("exact", "min_number", "stems")
+
+    def __init__(self, exact: frozenset[str], stems: tuple[str, ...], min_number: int) -> None:
+        self.exact = exact
+        self.stems = stems
+        self.min_number = min_number  # -1: numbers are not accepted
 
     def __call__(self, word: str) -> bool:
         if word in self.exact or (self.stems and word.startswith(self.stems)):
             return True
-        return self.min_number >= 0 and word.isdigit() and len(word) < 7 and int(word) >= self.min_number
+        return (
+            self.min_number >= 0
+            and word.isdigit()
+            and len(word) < 7
+            and int(word) >= self.min_number
+        )
+
+    def prefixes(self, size: int) -> set[str]:
+        """First ``size`` letters of every accepted word («#» stands for numbers).
+
+        A stem shorter than ``size`` is marked with a leading «~» (see ``_present``).
+        """
+        keys = {w[:size] for w in self.exact}
+        keys |= {s[:size] if len(s) >= size else "~" + s for s in self.stems}
+        if self.min_number >= 0:
+            keys.add("#")
+        return keys
 
 
-@dataclass(frozen=True, slots=True)
 class _Token:
-    kind: int
-    words: _Words | None = None
-    gap: int = 0
-    guarded: bool = False  # must not follow a negation
+    __slots__ = ("gap", "guarded", "kind", "words")
+
+    def __init__(
+        self, kind: int, words: _Words | None = None, gap: int = 0, guarded: bool = False
+    ) -> None:
+        self.kind = kind
+        self.words = words
+        self.gap = gap
+        self.guarded = guarded  # must not follow a negation
 
 
-@dataclass(frozen=True, slots=True)
 class _Phrase:
-    source: str
-    lexicon: int  # index into LEXICONS, or -1 for idioms and context phrases
-    past: bool
-    tokens: tuple[_Token, ...]
+    __slots__ = ("lexicon", "past", "requires", "source", "tokens")
+
+    def __init__(self, source: str, lexicon: int, past: bool, tokens: tuple[_Token, ...]) -> None:
+        self.source = source
+        self.lexicon = lexicon  # index into LEXICONS; negative for idioms and context
+        self.past = past
+        self.tokens = tokens
+        # for each word the phrase needs: prefixes of which at least one must be in the
+        # text (three letters, or two for two-letter stems such as «бь*»)
+        self.requires = tuple(
+            frozenset(t.words.prefixes(3))
+            for t in tokens
+            if t.kind == _WORD and t.words is not None
+        )
 
 
 def _expand_letters(word: str) -> list[str]:
@@ -1156,27 +1218,15 @@ def _parse_phrase(source: str, lexicon: int, past: bool = False, guarded: bool =
     return _Phrase(source, lexicon, past, tuple(tokens))
 
 
-def _first_keys(phrase: _Phrase) -> set[str]:
-    """Index keys (first two letters, «#» for numbers) of the phrase's first word."""
-    first = next(t for t in phrase.tokens if t.kind == _WORD)
-    assert first.words is not None
-    keys = {w[:2] for w in first.words.exact} | {s[:2] for s in first.words.stems}
-    if any(len(s) < 2 for s in first.words.stems):
-        raise ValueError(f"a phrase's first stem needs two letters: {phrase.source!r}")
-    if first.words.min_number >= 0:
-        keys.add("#")
-    return keys
-
-
 def _match(tokens: tuple[_Token, ...], words: list[str], ti: int, wi: int) -> int:
     """End index of ``tokens[ti:]`` matched from ``words[wi]``, or -1."""
     n_tokens, n_words = len(tokens), len(words)
     while ti < n_tokens:
         token = tokens[ti]
         kind = token.kind
+        accepts = token.words
         if kind == _WORD:
-            assert token.words is not None
-            if wi >= n_words or not token.words(words[wi]):
+            if wi >= n_words or not accepts(words[wi]):  # type: ignore[misc]
                 return -1
             if token.guarded and wi > 0 and words[wi - 1] in NEGATIONS:
                 return -1
@@ -1188,51 +1238,90 @@ def _match(tokens: tuple[_Token, ...], words: list[str], ti: int, wi: int) -> in
                     return end
             return -1
         elif kind == _OPTIONAL:
-            assert token.words is not None
-            if wi < n_words and token.words(words[wi]):
+            if wi < n_words and accepts(words[wi]):  # type: ignore[misc]
                 end = _match(tokens, words, ti + 1, wi + 1)
                 if end >= 0:
                     return end
         elif kind == _NOT_NEXT:
-            assert token.words is not None
-            if wi < n_words and token.words(words[wi]):
+            if wi < n_words and accepts(words[wi]):  # type: ignore[misc]
                 return -1
-        else:  # _NOT_PREV
-            assert token.words is not None
-            if wi > 0 and token.words(words[wi - 1]):
-                return -1
+        elif wi > 0 and accepts(words[wi - 1]):  # type: ignore[misc]  # _NOT_PREV
+            return -1
         ti += 1
     return wi
 
 
+def _present(words: list[str]) -> set[str]:
+    """The prefixes a phrase's ``requires`` are checked against."""
+    present = {w[:3] for w in words}
+    present |= {"~" + w[:2] for w in words}
+    if any(w[:1].isdigit() for w in words):
+        present.add("#")
+    return present
+
+
 class _Index:
-    """Phrases indexed by the first two letters of their first word."""
+    """Phrases indexed by the first three letters of their first word.
+
+    A candidate phrase is tried only if every word it needs could be in the text
+    (checked once per text by word prefixes), so common first words such as
+    «не» or «он» stay cheap in long messages.
+    """
 
     def __init__(self, phrases: Iterable[_Phrase]) -> None:
-        self._by_key: dict[str, list[_Phrase]] = {}
+        self.by_prefix: dict[str, list[_Phrase]] = {}  # first 3 letters, or a shorter word
+        self.by_stem2: dict[str, list[_Phrase]] = {}  # two-letter stems such as «бь*»
         for phrase in phrases:
-            for key in _first_keys(phrase):
-                self._by_key.setdefault(key, []).append(phrase)
+            first = next(t.words for t in phrase.tokens if t.kind == _WORD)
+            assert first is not None
+            if any(len(s) < 2 for t in phrase.tokens if t.words for s in t.words.stems):
+                raise ValueError(f"a stem needs at least two letters: {phrase.source!r}")
+            for stem in first.stems:
+                if len(stem) == 2:
+                    self.by_stem2.setdefault(stem, []).append(phrase)
+            keys = {w[:3] for w in first.exact} | {s[:3] for s in first.stems if len(s) > 2}
+            if first.min_number >= 0:
+                keys.add("#")
+            for key in keys:
+                self.by_prefix.setdefault(key, []).append(phrase)
 
-    def find(self, words: list[str], lo: int = 0, hi: int | None = None) -> list[tuple[_Phrase, int, int]]:
-        """All (phrase, start, end) hits that start within ``words[lo:hi]``."""
+    def find(
+        self, words: list[str], present: set[str] | None = None
+    ) -> list[tuple[_Phrase, int, int]]:
+        """All (phrase, start, end) hits in ``words``.
+
+        ``present`` is ``_present(words)``, or of a text that had more words.
+        """
+        if present is None:
+            present = _present(words)
+        possible: dict[int, bool] = {}
+        by_text_prefix: dict[str, list[_Phrase]] = {}  # candidates per 3-letter prefix
         hits: list[tuple[_Phrase, int, int]] = []
-        by_key = self._by_key
-        for i in range(lo, len(words) if hi is None else min(hi, len(words))):
-            word = words[i]
-            candidates = by_key.get(word[:2])
-            if word[:1].isdigit():
-                candidates = (candidates or []) + by_key.get("#", [])
-            if not candidates:
-                continue
+        for i, word in enumerate(words):
+            key = word[:3]
+            candidates = by_text_prefix.get(key)
+            if candidates is None:
+                candidates = []
+                groups = [self.by_prefix.get(key), self.by_stem2.get(key[:2])]
+                if key[:1].isdigit():
+                    groups.append(self.by_prefix.get("#"))
+                for group in groups:
+                    for phrase in group or ():
+                        ok = possible.get(id(phrase))
+                        if ok is None:
+                            ok = all(not need.isdisjoint(present) for need in phrase.requires)
+                            possible[id(phrase)] = ok
+                        if ok:
+                            candidates.append(phrase)
+                by_text_prefix[key] = candidates
             for phrase in candidates:
                 end = _match(phrase.tokens, words, 0, i)
                 if end >= 0:
                     hits.append((phrase, i, end))
         return hits
 
-    def any(self, words: list[str], lo: int, hi: int) -> bool:
-        return bool(self.find(words, lo, hi))
+    def any(self, words: list[str]) -> bool:
+        return bool(self.find(words))
 
 
 def _build() -> tuple[_Index, _Index, _Index, _Index]:
@@ -1243,10 +1332,10 @@ def _build() -> tuple[_Index, _Index, _Index, _Index]:
         signal_phrases += [_parse_phrase(p, number, False) for p in lexicon.phrases]
         signal_phrases += [_parse_phrase(p, number, True) for p in lexicon.past]
     # context phrases ride along in the main pass (lexicon -2) so that one scan finds all
-    signal_phrases += [_parse_phrase(p, -2, False) for p in PREGNANT]
+    signal_phrases += [_parse_phrase(p, _NEAR_CONTEXT) for p in PREGNANT]
     # idioms and markers are not negation-guarded: «не дышит носом» is still a cold
     idioms = [_parse_phrase(p, -1, guarded=False) for p in NEUTRAL]
-    idioms += [_parse_phrase(p, -3, guarded=False) for p in DARK_IDIOMS]
+    idioms += [_parse_phrase(p, _DARK, guarded=False) for p in DARK_IDIOMS]
     return (
         _Index(signal_phrases),
         _Index(idioms),
@@ -1255,9 +1344,9 @@ def _build() -> tuple[_Index, _Index, _Index, _Index]:
     )
 
 
-_SIGNAL_INDEX, _IDIOM_INDEX, _PAST_INDEX, _NOW_INDEX = _build()
 _NEAR_CONTEXT: Final = -2
 _DARK: Final = -3
+_SIGNAL_INDEX, _IDIOM_INDEX, _PAST_INDEX, _NOW_INDEX = _build()
 _BLANK: Final = "_"  # «_» never survives normalize(), so it matches no phrase
 _NO_RISK: Final = TriageResult(Risk.NONE, ())
 _RANK: Final = {Risk.NONE: 0, Risk.ELEVATED: 1, Risk.URGENT: 2}
@@ -1271,8 +1360,8 @@ def _words_of(text: str) -> list[str]:
 
 
 def _in_past(words: list[str], start: int, end: int) -> bool:
-    lo, hi = max(0, start - _PAST_WINDOW), end + _PAST_WINDOW
-    return _PAST_INDEX.any(words, lo, hi) and not _NOW_INDEX.any(words, lo, hi)
+    window = words[max(0, start - _PAST_WINDOW) : end + _PAST_WINDOW]
+    return _PAST_INDEX.any(window) and not _NOW_INDEX.any(window)
 
 
 def triage(text: str | None) -> TriageResult:
@@ -1290,12 +1379,13 @@ def triage(text: str | None) -> TriageResult:
     if not words:
         return _NO_RISK
     found: set[str] = set()
-    for phrase, start, end in _IDIOM_INDEX.find(words):
+    present = _present(words)
+    for phrase, start, end in _IDIOM_INDEX.find(words, present):
         if phrase.lexicon == _DARK:
             found.add("distress")
         words[start:end] = [_BLANK] * (end - start)
 
-    hits = _SIGNAL_INDEX.find(words)
+    hits = _SIGNAL_INDEX.find(words, present)  # blanking only removes words: still a superset
     context = [start for phrase, start, _ in hits if phrase.lexicon == _NEAR_CONTEXT]
     for phrase, start, end in hits:
         if phrase.lexicon < 0:

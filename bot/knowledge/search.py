@@ -4,9 +4,11 @@ word forms (lemmas) and typos, and knows when it does not know.
 A query becomes a list of *concepts*: each word (minus stopwords) with its
 alternatives — its lemma, synonyms from `knowledge/synonyms.yaml`, or, for a
 word the dictionary does not know, the nearest indexed words by edit distance.
-A document scores BM25-like per concept; the answer counts as found only when
-the best document covers most of the query's weight (IDF mass), so "how to get
-a US visa" does not get a confident answer about benefits.
+A document scores BM25-like per concept. The answer counts as found only when
+the best document covers most of the query's weight (IDF mass), names enough
+of it in its title, keywords or example questions, and the matched words carry
+enough information: so "how to get a US visa" gets no answer about benefits,
+and a bare "ребёнок" gets suggestions rather than a confident answer.
 """
 
 from __future__ import annotations
@@ -35,10 +37,13 @@ FIELD_WEIGHTS = {
 }
 K1 = 1.2
 B = 0.5
+STRONG_FIELDS = ("title", "keywords", "questions")
 MAX_QUERY_TOKENS = 40
 FUZZY_PENALTY = 0.85
-ANSWER_COVERAGE = 0.55
+ANSWER_COVERAGE = 0.55  # share of the query's IDF mass the best entry must match
+ANSWER_STRONG = 0.4  # share of it matched in the entry's title/keywords/questions
 ANSWER_SCORE = 0.30
+ANSWER_EVIDENCE = 2.2  # IDF sum: one specific word ("алименты") or two common ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,7 @@ class SearchResult:
     matches: tuple[Match, ...]
     answered: bool
     coverage: float = 0.0
+    suggest: bool = False  # not sure enough to answer, but these are worth offering
 
 
 @dataclass(slots=True)
@@ -71,6 +77,7 @@ class SearchIndex:
         self.lemmatizer = lemmatizer
         self.entries: list[Entry] = list(entries)
         self.postings: dict[str, list[tuple[int, float]]] = {}
+        self.strong: dict[str, set[int]] = defaultdict(set)  # term -> docs naming it strongly
         self.surface: dict[str, set[str]] = defaultdict(set)  # word form -> lemmas
         self.lengths: list[float] = []
         self.synonyms: dict[str, list[str]] = {}
@@ -91,6 +98,8 @@ class SearchIndex:
                         per_doc = weights[term]
                         per_doc[doc] = per_doc.get(doc, 0.0) + weight
                         length += weight
+                        if field_name in STRONG_FIELDS:
+                            self.strong[term].add(doc)
             self.lengths.append(length)
         self.avg_length = (sum(self.lengths) / len(self.lengths)) if self.lengths else 1.0
         count = max(len(self.entries), 1)
@@ -154,6 +163,7 @@ class SearchIndex:
             return SearchResult((), False)
         scores: dict[int, float] = defaultdict(float)
         covered: dict[int, float] = defaultdict(float)
+        strong: dict[int, float] = defaultdict(float)
         total = 0.0
         for concept in concepts:
             weight = max((self.idf[t] for t in concept.terms if t in self.idf), default=None)
@@ -162,10 +172,12 @@ class SearchIndex:
                 continue
             total += weight
             best: dict[int, float] = {}
+            named: set[int] = set()
             for term, confidence in concept.terms.items():
                 idf = self.idf.get(term)
                 if idf is None:
                     continue
+                named |= self.strong.get(term, set())
                 for doc, tf in self.postings[term]:
                     norm = K1 * (1 - B + B * self.lengths[doc] / self.avg_length)
                     value = confidence * idf * tf * (K1 + 1) / (tf + norm)
@@ -174,6 +186,8 @@ class SearchIndex:
             for doc, value in best.items():
                 scores[doc] += value
                 covered[doc] += weight
+                if doc in named:
+                    strong[doc] += weight
         if not scores:
             return SearchResult((), False)
         ranked = sorted(scores, key=lambda d: (-scores[d], self.entries[d].id))[:limit]
@@ -186,9 +200,13 @@ class SearchIndex:
             )
             for d in ranked
         )
-        coverage = covered[ranked[0]] / total if total else 0.0
-        answered = coverage >= ANSWER_COVERAGE and matches[0].score >= ANSWER_SCORE
-        return SearchResult(matches, answered, round(coverage, 4))
+        top = ranked[0]
+        coverage = covered[top] / total if total else 0.0
+        named_share = strong[top] / total if total else 0.0
+        relevant = coverage >= ANSWER_COVERAGE and matches[0].score >= ANSWER_SCORE
+        answered = relevant and named_share >= ANSWER_STRONG and covered[top] >= ANSWER_EVIDENCE
+        suggest = not answered and relevant and named_share >= ANSWER_STRONG
+        return SearchResult(matches, answered, round(coverage, 4), suggest)
 
 
 def _is_cyrillic(word: str) -> bool:

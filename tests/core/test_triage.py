@@ -1,0 +1,388 @@
+"""Crisis triage and the text normalisation under it.
+
+The labelled messages live in ``phrases_triage.tsv`` next to this file (text, risk,
+signal); the CLI demo and the benchmark read the same file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from bot.core.textnorm import normalize, tokens
+from bot.core.triage import SIGNALS, Risk, TriageResult, triage
+
+PHRASES_FILE = Path(__file__).with_name("phrases_triage.tsv")
+
+
+@dataclasses.dataclass(frozen=True)
+class Labelled:
+    line: int
+    text: str
+    risk: Risk
+    signal: str  # "" for everyday text
+
+
+def _load() -> list[Labelled]:
+    cases = []
+    for number, raw in enumerate(PHRASES_FILE.read_text(encoding="utf-8").splitlines(), start=1):
+        if not raw.strip() or raw.startswith("#"):
+            continue
+        text, risk, signal = raw.split("\t")
+        cases.append(Labelled(number, text, Risk(risk), signal))
+    return cases
+
+
+LABELLED = _load()
+DANGER = [c for c in LABELLED if c.signal]
+EVERYDAY = [c for c in LABELLED if not c.signal]
+
+
+def _case_id(case: Labelled) -> str:
+    return f"tsv{case.line}"
+
+
+# --- the labelled set -------------------------------------------------------------
+
+
+def test_labelled_set_is_large_and_covers_every_signal() -> None:
+    assert len(DANGER) >= 100
+    assert len(EVERYDAY) >= 70
+    assert {c.signal for c in DANGER} == set(SIGNALS)
+    for case in DANGER:
+        assert SIGNALS[case.signal] is case.risk, case
+    for case in EVERYDAY:
+        assert case.risk is Risk.NONE, case
+    texts = [c.text for c in LABELLED]
+    assert len(texts) == len(set(texts)), "duplicate phrases in the TSV"
+
+
+@pytest.mark.parametrize("case", DANGER, ids=_case_id)
+def test_danger_is_caught(case: Labelled) -> None:
+    result = triage(case.text)
+    assert result.risk is case.risk, (case.text, result)
+    assert case.signal in result.signals, (case.text, result)
+
+
+@pytest.mark.parametrize("case", EVERYDAY, ids=_case_id)
+def test_everyday_text_raises_no_alarm(case: Labelled) -> None:
+    assert triage(case.text) == TriageResult(Risk.NONE, ()), case.text
+
+
+# --- the result type ----------------------------------------------------------------
+
+
+def test_signals_and_levels() -> None:
+    assert dict(SIGNALS) == {
+        "suicide": Risk.URGENT,
+        "self_harm": Risk.URGENT,
+        "violence_now": Risk.URGENT,
+        "child_danger": Risk.URGENT,
+        "pregnancy_emergency": Risk.URGENT,
+        "medical_emergency": Risk.URGENT,
+        "distress": Risk.ELEVATED,
+        "violence_past": Risk.ELEVATED,
+        "abortion_intent": Risk.ELEVATED,
+        "pregnancy_crisis": Risk.ELEVATED,
+        "housing_loss": Risk.ELEVATED,
+        "addiction": Risk.ELEVATED,
+    }
+    assert [r.value for r in Risk] == ["urgent", "elevated", "none"]
+    with pytest.raises(TypeError):
+        SIGNALS["new"] = Risk.NONE  # type: ignore[index]
+
+
+def test_result_is_frozen_and_knows_if_urgent() -> None:
+    urgent = triage("муж бьёт меня")
+    assert urgent.urgent
+    assert not triage("нет сил").urgent
+    assert not triage("как получить пособие").urgent
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        urgent.risk = Risk.NONE  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("case", LABELLED, ids=_case_id)
+def test_risk_is_the_highest_level_and_signals_are_sorted(case: Labelled) -> None:
+    result = triage(case.text)
+    assert list(result.signals) == sorted(set(result.signals))
+    assert all(s in SIGNALS for s in result.signals)
+    levels = {SIGNALS[s] for s in result.signals}
+    expected = (
+        Risk.URGENT if Risk.URGENT in levels else Risk.ELEVATED if levels else Risk.NONE
+    )
+    assert result.risk is expected
+
+
+def test_several_signals_at_once() -> None:
+    result = triage("муж пьёт и бьёт детей, нас выгнали из дома, я беременна и идёт кровь")
+    assert result.risk is Risk.URGENT
+    assert {
+        "addiction",
+        "child_danger",
+        "violence_now",
+        "housing_loss",
+        "pregnancy_emergency",
+    } <= set(result.signals)
+
+
+@pytest.mark.parametrize("text", [None, "", "   ", "\n\t", "😭😭😭", "!!!???", "...", "_"])
+def test_empty_input(text: str | None) -> None:
+    assert triage(text) == TriageResult(Risk.NONE, ())
+
+
+def test_same_answer_every_time() -> None:
+    text = "он меня душит, ребёнок плачет"
+    assert triage(text) == triage(text) == triage(text)
+
+
+# --- negation, idioms, the past -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "risk"),
+    [
+        ("муж бьёт меня", Risk.URGENT),
+        ("муж меня не бьёт", Risk.NONE),
+        ("муж никогда не бил меня", Risk.NONE),
+        ("он не только кричит, но и бьёт", Risk.URGENT),
+        ("хочу умереть", Risk.URGENT),
+        ("не хочу умирать", Risk.NONE),
+        ("не хочу умирать, но мне страшно", Risk.NONE),
+        ("не хочу жить", Risk.URGENT),
+        ("не хочу жить со свекровью", Risk.NONE),
+        ("не хочу жить так", Risk.ELEVATED),
+        ("ребёнок не дышит", Risk.URGENT),
+        ("беременна, кровотечения нет, просто тянет живот", Risk.NONE),
+        ("беременна 30 недель, крови нет", Risk.NONE),
+        ("воды не отошли, схваток нет", Risk.NONE),
+        ("I want to die", Risk.URGENT),
+        ("I don't want to die", Risk.NONE),
+        ("he never hit me", Risk.NONE),
+        ("he hit me", Risk.URGENT),
+        ("я не режу себя", Risk.NONE),
+    ],
+)
+def test_negation(text: str, risk: Risk) -> None:
+    assert triage(text).risk is risk, triage(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "хоть вешайся с этими очередями",
+        "хоть в петлю лезь от этих справок",
+        "от этой бюрократии повеситься можно",
+        "хоть ложись и помирай",
+    ],
+)
+def test_dark_idioms_are_a_check_in_not_an_alarm(text: str) -> None:
+    assert triage(text) == TriageResult(Risk.ELEVATED, ("distress",))
+
+
+@pytest.mark.parametrize(
+    ("text", "signals"),
+    [
+        ("в детстве отчим избил меня", ("violence_past",)),
+        ("10 лет назад меня изнасиловали", ("violence_past",)),
+        ("в юности пыталась покончить с собой", ("distress",)),
+        ("в прошлую беременность отошли воды на 30 неделе, как не допустить", ()),
+        ("раньше муж бил меня, а вчера снова избил", ("violence_now",)),
+        ("в детстве меня били, а сейчас муж избил", ("violence_now",)),
+        ("вчера меня изнасиловали", ("violence_now",)),
+        ("много лет назад в прошлом браке муж душил меня", ("violence_past",)),
+    ],
+)
+def test_events_long_past_are_weaker(text: str, signals: tuple[str, ...]) -> None:
+    assert triage(text).signals == signals
+
+
+# --- how people actually type ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("МУЖ БЬЁТ МЕНЯ", "violence_now"),
+        ("муж бьееет меня", "violence_now"),
+        ("мууууж бьёт", "violence_now"),
+        ("муж бъёт", "violence_now"),
+        ("муж,бьёт!!!меня", "violence_now"),
+        ("мyж бьeт мeня", "violence_now"),  # Latin y and e
+        ("MУЖ БЬЁT", "violence_now"),  # Latin M and T
+        ("хочу умереть😭😭😭", "suicide"),
+        ("хоч4у умереть", "suicide"),
+        ("хо4у умереть", "suicide"),
+        ("xочу yмереть", "suicide"),
+        ("помогитеееее ребенок не дышииит", "child_danger"),
+        ("РЕБЁНОК НЕ ДЫШИТ", "child_danger"),
+        ("у́мереть хочу", "suicide"),  # a stress mark
+        ("не\u200bхочу жить", "suicide"),  # an invisible space glues words: still caught
+        ("покончу-с-собой", "suicide"),
+        ("отошли\u00adводы", "pregnancy_emergency"),
+    ],
+)
+def test_obfuscated_and_sloppy_spelling(text: str, signal: str) -> None:
+    assert signal in triage(text).signals, triage(text)
+
+
+# --- long messages --------------------------------------------------------------------
+
+_EVERYDAY = (
+    "Здравствуйте! Подскажите, пожалуйста, как оформить единое пособие на детей. ",
+    "Мы многодетная семья, живём в Махачкале, у нас четверо детей. ",
+    "Старший сын ходит в школу, младшая дочка в садик, средние дома со мной. ",
+    "Муж работает на стройке, зарплата небольшая, но мы справляемся. ",
+    "В МФЦ сказали принести справку о составе семьи и выписку из банка. ",
+    "Я не понимаю, нужно ли заново подавать заявление после переезда. ",
+    "Ещё хотела узнать про сертификат на детские товары в магазине «Топ-топ». ",
+    "И можно ли записаться к юристу на субботу, в будни я не успеваю. ",
+    "Ребёнок просит велосипед на день рождения, ищем недорогой вариант. ",
+    "Спасибо вам большое за помощь, вы очень выручаете нашу семью. ",
+)
+
+
+def _filler(length: int) -> str:
+    text = ""
+    index = 0
+    while len(text) < length:
+        text += _EVERYDAY[index % len(_EVERYDAY)]
+        index += 1
+    return text[:length]
+
+
+def _buried(sentence: str, total: int = 5000) -> str:
+    """``sentence`` in the middle of everyday text, ``total`` characters in all."""
+    side = (total - len(sentence) - 2) // 2
+    before = _filler(side).rsplit(" ", 1)[0]
+    return f"{before} {sentence} {_filler(total - len(before) - len(sentence) - 2)}"
+
+
+def test_long_everyday_text_raises_no_alarm() -> None:
+    text = _filler(5000)
+    assert len(text) == 5000
+    assert triage(text) == TriageResult(Risk.NONE, ())
+
+
+@pytest.mark.parametrize(
+    ("sentence", "signal"),
+    [
+        ("Вчера муж опять избил меня и сказал что убьёт.", "violence_now"),
+        ("Иногда думаю что не хочу жить.", "suicide"),
+        ("Дочь режет себе руки, я нашла порезы.", "self_harm"),
+        ("Сейчас ребенок проглотил батарейку!", "child_danger"),
+        ("Я на 34 неделе, и у меня пошла кровь.", "pregnancy_emergency"),
+        ("Свекровь без сознания на полу.", "medical_emergency"),
+        ("Сил больше нет, руки опускаются.", "distress"),
+        ("Думаю сделать аборт.", "abortion_intent"),
+        ("Нас выгнали из квартиры, ночевать негде.", "housing_loss"),
+        ("Муж в запое вторую неделю.", "addiction"),
+        ("Я беременна и меня выгнали, денег нет.", "pregnancy_crisis"),
+        ("Бывший муж бил меня много лет.", "violence_past"),
+    ],
+)
+def test_danger_buried_in_a_long_message(sentence: str, signal: str) -> None:
+    text = _buried(sentence)
+    assert len(text) == 5000
+    assert sentence in text
+    result = triage(text)
+    assert signal in result.signals, result
+    assert result.risk is SIGNALS[signal]
+
+
+def test_danger_at_either_end_of_a_long_message() -> None:
+    filler = _filler(4950)
+    assert triage("Помогите, муж бьёт! " + filler).signals == ("violence_now",)
+    assert triage(filler + " Хочу умереть.").signals == ("suicide",)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "а" * 5000,
+        "аб" * 2500,
+        "муж" * 1666,
+        "не " * 1666,
+        "муж не " * 714,
+        "😭" * 5000,
+        "п0м0гите" * 625,
+        "x" * 100_000,
+        ("пoмoгитe " + "1" * 20 + " ") * 150,
+    ],
+)
+def test_pathological_input_is_handled(text: str) -> None:
+    result = triage(text)
+    assert result.risk in set(Risk)
+
+
+# --- normalize() and tokens() -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ПРИВЕТ", "привет"),
+        ("Ёлка, ёжик, всё", "елка ежик все"),
+        ("пoмoгитe", "помогите"),  # Latin o, e inside a Russian word
+        ("ПOMOГИTE", "помогите"),  # Latin O, M, T
+        ("Bода", "вода"),
+        ("HАДО", "надо"),
+        ("помогииите", "помогите"),
+        ("ааааа", "а"),
+        ("дааа нееет", "да нет"),
+        ("ссора масса", "ссора масса"),  # real double letters stay
+        ("1000 рублей", "1000 рублей"),
+        ("п0м0гите", "помогите"),
+        ("хо4у", "хочу"),
+        ("y6ью", "убью"),
+        ("3десь 4то", "3десь 4то"),  # a digit at a word's edge is a digit
+        ("кв 30 дом 4", "кв 30 дом 4"),
+        ("kіll myself", "kill myself"),  # Ukrainian і in an English word
+        ("wаnt tо diе", "want to die"),  # Cyrillic а, о, е in English words
+        ("HELLO", "hello"),
+        ("Привет!!! 😭😭 Как дела?", "привет как дела"),
+        ("по-моему, ребёнок-инвалид", "по моему ребенок инвалид"),
+        ("температура 37,2", "температура 37.2"),
+        ("38.5°C", "38.5 c"),
+        ("конец. Начало", "конец начало"),
+        ("№3", "3"),
+        ("у\u0301мер", "умер"),  # a stress mark
+        ("по\u00adмо\u200bги\u200dте", "помогите"),  # soft hyphen, zero-width characters
+        ("ＦＵＬＬ ｗｉｄｔｈ", "full width"),
+        ("  много \n\n  пробелов\t", "много пробелов"),
+        ("snake_case", "snake case"),
+        ("«кавычки» — тире…", "кавычки тире"),
+        ("", ""),
+        ("!!! ... ???", ""),
+    ],
+)
+def test_normalize(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize("case", LABELLED, ids=_case_id)
+def test_normalize_is_idempotent(case: Labelled) -> None:
+    once = normalize(case.text)
+    assert normalize(once) == once
+    assert once == once.strip()
+    assert "  " not in once
+
+
+def test_normalize_a_long_messy_text() -> None:
+    chunk = "Пoмoгииите!!! Муж — бьёт 😭 №5, t=37,5° ёж "
+    text = (chunk * (5000 // len(chunk) + 1))[:5000]
+    assert len(text) == 5000
+    result = normalize(text)
+    assert len(result) <= len(text)
+    assert normalize(result) == result
+    assert result.startswith("помогите муж бьет 5 t 37.5 еж помогите")
+    assert set(result) <= set("абвгдежзийклмнопрстуфхцчшщъыьэюяabcdefghijklmnopqrstuvwxyz0123456789. ")
+
+
+def test_tokens() -> None:
+    assert tokens("Муж, бьёт!!") == ["муж", "бьет"]
+    assert tokens("Ребёнок-инвалид: какие льготы?") == ["ребенок", "инвалид", "какие", "льготы"]
+    assert tokens("") == []
+    assert tokens(" 😀 ") == []
+    assert tokens("а" * 5000) == ["а"]
