@@ -236,8 +236,10 @@ def cmd_cases(args: argparse.Namespace, settings: Settings) -> int:
     cases = sorted(asyncio.run(main()), key=lambda c: (order.get(c.priority, 3), c.created_at))
     for case in cases:
         when = case.created_at.strftime("%Y-%m-%d %H:%M")
-        print(f"#{case.id} [{case.priority}] {case.status} {when} {case.topic} → {case.specialty} "
-              f"({case.channel}, {case.language})")  # fmt: skip
+        print(
+            f"#{case.id} [{case.priority}] {case.status} {when} {case.topic} → {case.specialty} "
+            f"({case.channel}, {case.language})"
+        )
         for line in case.summary.splitlines():
             print(f"    {line}")
     if not cases:

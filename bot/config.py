@@ -54,7 +54,8 @@ class Settings(BaseSettings):
 
     # Service promises shown to families (be honest: these are the centre's real hours)
     consultant_hours: str = Field(
-        default="пн–пт 9:00–18:00", description="Working hours of consultants, shown to families"
+        default="пн–пт 9:00–18:00",
+        description="Consultants' working hours shown to families (translated if in the catalog)",
     )
     consultant_reply_hours: int = Field(
         default=24, description="Within how many working hours a consultant answers a case"

@@ -47,11 +47,23 @@ async def apply_retention(services: Services) -> int:
 def schedule_jobs(services: Services) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(
-        purge_message_ids, "interval", hours=1, args=[services], id="purge_message_ids",
-        next_run_time=datetime.now(UTC) + timedelta(minutes=1), coalesce=True, max_instances=1,
-    )  # fmt: skip
+        purge_message_ids,
+        "interval",
+        hours=1,
+        args=[services],
+        id="purge_message_ids",
+        next_run_time=datetime.now(UTC) + timedelta(minutes=1),
+        coalesce=True,
+        max_instances=1,
+    )
     scheduler.add_job(
-        apply_retention, "interval", hours=6, args=[services], id="retention",
-        next_run_time=datetime.now(UTC) + timedelta(minutes=5), coalesce=True, max_instances=1,
-    )  # fmt: skip
+        apply_retention,
+        "interval",
+        hours=6,
+        args=[services],
+        id="retention",
+        next_run_time=datetime.now(UTC) + timedelta(minutes=5),
+        coalesce=True,
+        max_instances=1,
+    )
     return scheduler

@@ -59,7 +59,7 @@ async def open_case(turn: Turn, args: dict[str, Any]) -> ActionResult:
             texts.CASE_CREATED,
             number=case.id,
             specialty=turn.t(cases.SPECIALTY_TEXTS[specialty]),
-            hours=settings.consultant_hours,
+            hours=turn.t(settings.consultant_hours),
             reply_hours=settings.consultant_reply_hours,
         )
     else:

@@ -117,6 +117,8 @@ URGENT_CASE = N_(
     "напишет сюда, как только сможет."
 )
 
+DEFAULT_HOURS = N_("пн–пт 9:00–18:00")  # CONSULTANT_HOURS default, translated for families
+
 SPECIALTY_PSYCHOLOGIST = N_("психолог")
 SPECIALTY_LAWYER = N_("юрист")
 SPECIALTY_SOCIAL = N_("социальный консультант")

@@ -253,6 +253,7 @@ SUICIDE = Lexicon(
         "прощайте ~1 все|навсегда|мои",
         "прощай мир|жизнь",
         "мое последнее сообщение",
+        "прощальн* письм*|записк*",
         "стою на крыше|мосту|подоконнике|карнизе",
         "стою на краю крыши|моста",
         "больше ~1 меня не увидите",
@@ -293,6 +294,7 @@ SUICIDE = Lexicon(
         "выпрыгнул*|прыгнул*|шагнул* ~1 из|с @HEIGHT",
         "вышла|вышел в окно",
         "took|swallowed all (my|the) pills|tablets",
+        "took|taken|swallowed too many pills|tablets",
         "took|swallowed a bottle|lot of ~1 pills|tablets",
         "tried to kill myself",
         "tried to end my life",
@@ -336,8 +338,12 @@ VIOLENCE_NOW = Lexicon(
         "@AGENT ~4 @HITS -себя",  # «муж опять сильно бьёт», «он снова меня бьёт»
         "@AGENT_NOUN ~4 колотит|колотят|пинает|пинают|швыряет|таскает",
         # «пьёт и бьёт», «не только кричит, но и бьёт»
-        "пьет|пьют|кричит|орет|оскорбляет|унижает|ругается|матерится|угрожает|приходит ~2 и|еще @HITS",
+        "пьет|пьют|кричит|орет|оскорбляет|унижает|ругается|матерится|угрожает|приходит "
+        "~2 и|еще @HITS",
         "@AGENT ~3 распускает руки",
+        # sexual abuse of the writer (often a teenager)
+        "@AGENT ~3 трогает|лапает|домогается|насилует ~1 меня",
+        "@AGENT ~3 пристает|домогается ко мне|до меня",
         "@AGENT ~3 поднимает ~1 руку",
         "@AGENT ~3 кидается на|с меня|драться|кулаками|ножом",
         "бьет|бьют ~1 меня|нас|жену|мать|маму|бабушку|сестру",
@@ -400,6 +406,7 @@ VIOLENCE_NOW = Lexicon(
     ),
     past=(
         "@AGENT ~4 @HIT_DONE",
+        "и?зб[иеы]л|и?зб[иеы]ла|и?зб[иеы]ли",  # «избил» has no everyday meaning
         "@AGENT ~4 поднял* (на) (меня) руку",
         "@AGENT ~4 толкнул* ~1 с лестницы",
         "ударил*|избил*|побил*|душил*|пнул*|толкнул*|изн[ао]с[иы]л[оа]вал* ~1 меня|нас",
@@ -416,7 +423,7 @@ VIOLENCE_NOW = Lexicon(
         "изн[ао]с[иы]л*",  # изнасиловал, изнасилавал, износиловал, изнасилование
         "насиловал*|надругал*",
         "угр[оа]жал*|грозил*|обещал*|пообещал* ~3 @KILL",
-        "@AGENT ~3 сказал* что ~2 @KILL",
+        "@AGENT ~3 сказал* что ~3 @KILL",
         "сказал* что ~2 @KILL меня|нас|детей|ребенка",
         "i was|got|been raped",
         "he|husband|partner|boyfriend|ex ~1 slapped|shoved|pushed|strangled|attacked|assaulted me",
@@ -437,7 +444,10 @@ VIOLENCE_PAST = Lexicon(
         "абьюз*",
         # not «тиранозавр»
         "тиран|тирана|тирану|тираном|тираны|тиранов|тирания|тирании|тиранит|тиранят",
-        "насилие|насилия|насилию|насилием",
+        # the noun alone is a topic («как защитить ребёнка от насилия»), not a story
+        "жертв* ~1 насили*",
+        "пережила|подверглась|подвергаюсь|терплю ~1 насили*",
+        "насили* в семье",
         "эмоциональн*|психологическ*|экономическ*|физическ*|сексуальн* насили*",
         # fear of the partner (but «боюсь его потерять/разбудить» is not fear of him)
         "боюсь ~1 мужа|его|отца|отчима|сожителя|бывшего|свекра|свекрови -потерять|расстроить|"
@@ -453,7 +463,7 @@ VIOLENCE_PAST = Lexicon(
         "сына|дочь|"
         "дочку|родительских",
         "не дает|дают ~1 видеться|видеть ~1 детьми|ребенком|сыном|дочерью|детей|ребенка",
-        "@AGENT ~3 угр[оа]жа* -разводом|уйти|уходом|судом|уволить|уволиться",
+        "@AGENT ~5 угр[оа]жа* -разводом|уйти|уходом|судом|уволить|уволиться",
         "мне|нам угр[оа]жа*",
         "угрозы от",
         "@AGENT ~5 унижа*|оскорбля*|издева*|преследу*|карауля*|караулит|выслежива*|контролиру*",
@@ -505,6 +515,7 @@ CHILD_DANGER = Lexicon(
         "убью|придушу|задушу|выброшу|выкину|ударю|наврежу ~1 @CHILD_OBJ",
         "боюсь|хочется|хочу ~2 навредить|ударить|выбросить|выкинуть|убить|задушить ~1 @CHILD_OBJ",
         "сделаю ~1 что то с @CHILD_OBJ",
+        "мысли|желание|страшно ~2 навредить|ударить|убить|задушить|выбросить ~1 @CHILD_OBJ",
         # sexual abuse of a child
         "домогается|домогался|растлевает|растлил|насилует|изн[ао]с[иы]л*|насиловал*|совращ* ~2 "
         "@CHILD_OBJ",
@@ -542,14 +553,15 @@ CHILD_DANGER = Lexicon(
         "@CHILD_EN",
         "can t find my|our @CHILD_EN",
         "@CHILD_EN ~2 ran away",
+        "@CHILD_EN ~2 not wake|waking up",
         "left (the|my|our) baby|child|kids|children|toddler alone",
     ),
     past=(
         # a fall or an injury that already happened: it counts unless it is long ago
         "@CHILD ~3 выпал*|упал* ~2 из|с|со ~1 @HEIGHT",
         "выпал*|упал* из|с окна|балкона ~1 @CHILD",
-        "@CHILD ~3 обварил*|облил*|ошпарил* ~1 кипятк*",
-        "@CHILD ~2 ударил* головой ~3 рвота|вырвало|потерял*|без|не",
+        "@CHILD ~3 обварил*|облил*|ошпарил*|обжег* ~1 кипятк*",
+        "@CHILD ~2 ударил* головой ~3 рвота|рвет|вырвало|тошнит|потерял*|без|не",
         "@CHILD_EN ~2 fell out|from ~2 window|balcony",
     ),
 )
@@ -673,7 +685,7 @@ MEDICAL_EMERGENCY = Lexicon(
         "у мамы|папы|мужа|бабушки|дедушки|него|нее|меня|свекрови|свекра (кажется|похоже|наверное|"
         "сейчас) "
         "инсульт|инфаркт",
-        "упал*|упала ~1 и не встает|поднимается|двигается|шевелится|дышит",
+        "упал* ~1 и не встает|поднимается|двигается|шевелится|дышит",
         "сильн* кровотечени*",
         "кровь не останавливается",
         "не могу|можем ~1 остановить кровь",
@@ -713,6 +725,7 @@ DISTRESS = Lexicon(
         "не осталось сил",
         "кончились|закончились силы",
         "на последнем издыхании",
+        "из последних сил",
         "не вывожу|вывезу -мусор*|ребенка|детей|на|в|из",  # slang: «I can't cope»
         "больше|уже не могу " + _IMPATIENCE,
         "не могу больше|уже " + _IMPATIENCE,
@@ -804,6 +817,8 @@ ABORTION_INTENT = Lexicon(
         "не знаю ~1 оставлять|оставить|сохранять|рожать ли|или",
         "нежеланн*|незапланированн* ~1 беремен*",
         "я|случайно|кажется ~1 залетела",
+        # slang for an unplanned pregnancy; a fly or a bird «залетела» too
+        "!муха|птица|птичка|оса|пчела|бабочка|мошка|ворона|пуля|мысль|пыль|вода|инфекция залетела",
         "не хочу этого|второго|третьего ребенка|малыша",
         "не хочу еще одного ребенка|малыша",
         "не нужен (мне) (этот) ребенок",
@@ -814,6 +829,16 @@ ABORTION_INTENT = Lexicon(
         "terminate|end (my|the|this) pregnancy",
         "not know if|whether (i) (should) (to) keep",
         "not want this|the baby",
+    ),
+)
+
+# Giving the baby up is a crisis whether or not the pregnancy is named.
+RELINQUISHMENT = Lexicon(
+    "pregnancy_crisis",
+    phrases=(
+        "откажусь|отказаться|отказ|отказываюсь от ~1 ребенка|малыша|новорожденного",
+        "оставлю|оставить ~1 ребенка|малыша в роддоме",
+        "подкинуть|подбросить|подкину|подброшу ~1 ребенка|малыша",
     ),
 )
 
@@ -846,7 +871,7 @@ PREGNANCY_CRISIS = Lexicon(
         "боюсь ~1 сказать",
         "никто не знает|поможет",
         "родители|отец|мать|папа|мама|брат|братья ~2 узнают|узнает|выгонят|выгонит|убьют|убьет",
-        "родители|отец|мать|папа|мама|брат|братья ~2 не простят|примут",
+        "родители|отец|мать|папа|мама|брат|братья ~2 не простят|примут|знают",
         "kicked (me) out",
         "thrown out",
         "homeless",
@@ -903,7 +928,7 @@ ADDICTION = Lexicon(
         "@CHILD|@AGENT_NOUN ~2 колется|колются",  # injects drugs; «свитер колется» has no person
         "@AGENT_NOUN ~2 уходит в запой",
         "он|она ~2 бухает|пьянствует|запил|спился|напивается|пропивает",
-        "запой|запоя|запое|запою|запил",  # not «читает запоем»
+        "запой|запоя|запое|запою|запоями|запил",  # not «читает запоем»
         "пропива*",
         "алкоголик*|алкоголизм*|алкоголичк*|алкаш*|пьяниц*|спивается",
         "приходит|пришел|вернулся|является ~1 пьян*",
@@ -911,6 +936,7 @@ ADDICTION = Lexicon(
         "наркоман*|наркотик*|наркозависим*|нарколог*|наркоти*",
         "употребля*|колет*|курит|нюхает ~1 наркот*|соль|спайс*|меф*|героин*|травк*|гашиш*|закладк*",
         "закладчик*",
+        "сидит|сидят ~1 на солях|соли|наркотиках|спайсе|мефе|игле|героине|таблетках",
         "закладк* ~1 наркот*|соль",
         "игромани*|лудоман*|игрозависим*",
         "игров*|алкогольн*|наркотическ* зависимост*",
@@ -937,6 +963,7 @@ LEXICONS: Final[tuple[Lexicon, ...]] = (
     VIOLENCE_PAST,
     ABORTION_INTENT,
     PREGNANCY_CRISIS,
+    RELINQUISHMENT,
     HOUSING_LOSS,
     ADDICTION,
 )
@@ -1045,7 +1072,6 @@ PAST_MARKERS: Final = (
     "в # лет|года|год",
     "#|много|несколько|пару|два|три|пять|десять лет|года|год назад",
     "в прошлом",
-    "раньше",
     "когда то",
     "давным давно",
     "прошлой|предыдущей|первой|прошлую|предыдущую|первую|прошлые|предыдущие беремен*",
@@ -1059,6 +1085,8 @@ PAST_MARKERS: Final = (
 )
 NOW_MARKERS: Final = (
     "сейчас|сегодня|вчера|прямо|опять|снова|теперь|продолжа*|ночью|утром|вечером|срочно",
+    # intent in the present: «в детстве били, и я хочу покончить с собой»
+    "хочу|хочется|думаю|собираюсь|решила|решил|буду|готова|планирую|want|going|gonna|will",
     "только что",
     "до сих пор",
     "все еще",
@@ -1088,6 +1116,10 @@ _EN_NEGATION = re.compile(
     r"will not|never|isn t|isnt|is not|aren t|are not|wasn t|was not|haven t|has not|hasn t)\b"
 )
 _HAS_LATIN = re.compile("[a-z]")
+# «нехочу», «немогу», «недышит»: «не» glued to a verb is a common misspelling
+_GLUED_NE = re.compile(
+    r"не(?<=\bне)(?=(?:хоч|хот|мог|жела|вижу|дыш|диш|шевел|выпуска|отпуска|бь|бил|знаю|смог)\w)"
+)
 
 _WORD, _OPTIONAL, _GAP, _NOT_NEXT, _NOT_PREV = range(5)
 
@@ -1095,12 +1127,13 @@ _WORD, _OPTIONAL, _GAP, _NOT_NEXT, _NOT_PREV = range(5)
 class _Words:
     """Which words one phrase position accepts."""
 
-    __slots__ = ("exact", "min_number", "stems")
+    __slots__ = ("exact", "min_number", "required", "stems")
 
     def __init__(self, exact: frozenset[str], stems: tuple[str, ...], min_number: int) -> None:
         self.exact = exact
         self.stems = stems
         self.min_number = min_number  # -1: numbers are not accepted
+        self.required = frozenset(self.prefixes(3))  # see _Phrase.requires
 
     def __call__(self, word: str) -> bool:
         if word in self.exact or (self.stems and word.startswith(self.stems)):
@@ -1146,11 +1179,7 @@ class _Phrase:
         self.tokens = tokens
         # for each word the phrase needs: prefixes of which at least one must be in the
         # text (three letters, or two for two-letter stems such as «бь*»)
-        self.requires = tuple(
-            frozenset(t.words.prefixes(3))
-            for t in tokens
-            if t.kind == _WORD and t.words is not None
-        )
+        self.requires = tuple(t.words.required for t in tokens if t.kind == _WORD and t.words)
 
 
 def _expand_letters(word: str) -> list[str]:
@@ -1192,8 +1221,8 @@ def _parse_words(spec: str) -> _Words:
             stems.update(_expand_letters(option[:-1]))
         else:
             exact.update(_expand_letters(option))
-    if "" in stems or "" in exact:
-        raise ValueError(f"empty word in {spec!r}")
+    if "" in exact or any(len(s) < 2 for s in stems):
+        raise ValueError(f"empty word or a stem shorter than two letters in {spec!r}")
     return _Words(frozenset(exact), tuple(sorted(stems)), min_number)
 
 
@@ -1274,8 +1303,6 @@ class _Index:
         for phrase in phrases:
             first = next(t.words for t in phrase.tokens if t.kind == _WORD)
             assert first is not None
-            if any(len(s) < 2 for t in phrase.tokens if t.words for s in t.words.stems):
-                raise ValueError(f"a stem needs at least two letters: {phrase.source!r}")
             for stem in first.stems:
                 if len(stem) == 2:
                     self.by_stem2.setdefault(stem, []).append(phrase)
@@ -1354,6 +1381,8 @@ _RANK: Final = {Risk.NONE: 0, Risk.ELEVATED: 1, Risk.URGENT: 2}
 
 def _words_of(text: str) -> list[str]:
     norm = normalize(text).replace("ъ", "ь")
+    if "не" in norm:
+        norm = _GLUED_NE.sub("не ", norm)
     if _HAS_LATIN.search(norm):
         norm = _EN_NEGATION.sub("not", norm)
     return norm.split()
@@ -1387,9 +1416,12 @@ def triage(text: str | None) -> TriageResult:
 
     hits = _SIGNAL_INDEX.find(words, present)  # blanking only removes words: still a superset
     context = [start for phrase, start, _ in hits if phrase.lexicon == _NEAR_CONTEXT]
+    hits = [hit for hit in hits if hit[0].lexicon >= 0]
+    # Past events first: a hit inside a past event («пыталась покончить с собой» in
+    # «в юности пыталась покончить с собой») is that event, not a new danger.
+    hits.sort(key=lambda hit: not hit[0].past)
+    told_as_past: list[tuple[str, int, int]] = []
     for phrase, start, end in hits:
-        if phrase.lexicon < 0:
-            continue
         lexicon = LEXICONS[phrase.lexicon]
         if lexicon.signal in found:
             continue
@@ -1398,8 +1430,11 @@ def triage(text: str | None) -> TriageResult:
         ):
             continue
         if phrase.past and _in_past(words, start, end):
+            told_as_past.append((lexicon.signal, start, end))
             if lexicon.if_past:
                 found.add(lexicon.if_past)
+            continue
+        if any(s == lexicon.signal and b < end and start < e for s, b, e in told_as_past):
             continue
         found.add(lexicon.signal)
 

@@ -154,8 +154,12 @@ class SearchIndex:
         if not found:
             return set()
         best = min(distance for _, distance, _ in found)
-        return {term for candidate, distance, _ in found if distance == best
-                for term in self.surface[candidate]}  # fmt: skip
+        return {
+            term
+            for candidate, distance, _ in found
+            if distance == best
+            for term in self.surface[candidate]
+        }
 
     def search(self, text: str, limit: int = 3) -> SearchResult:
         concepts = self.concepts(text)

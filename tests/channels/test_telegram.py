@@ -143,7 +143,14 @@ async def test_forged_callback_payloads(telegram: Telegram) -> None:
     user = telegram.user()
     await user.send_command("/start")
     await user.wait_for_messages(2)
-    for data in ("pregnancy.start.99", "menu.nosuchnode.0", "nav.explode", "kb.no-such", "💥", "x" * 64):
+    for data in (
+        "pregnancy.start.99",
+        "menu.nosuchnode.0",
+        "nav.explode",
+        "kb.no-such",
+        "💥",
+        "x" * 64,
+    ):
         await user.press_data(data)
         (answer,) = await user.wait_for_messages(1)
         assert "кнопка" in answer.text or "справка" in answer.text.lower(), answer.text

@@ -213,12 +213,29 @@ async def test_attachments_are_answered_kindly(family: TestFamily) -> None:
 
 async def test_bad_input_never_breaks(family: TestFamily) -> None:
     await family.send("/start")
-    for data in ("", "nav.", "kb.", "go.nowhere", "menu.start.-1", "menu.start.999",
-                 "finder.region.o.dagestan", "a" * 300, "\x00\x01", "menu..0"):  # fmt: skip
+    for data in (
+        "",
+        "nav.",
+        "kb.",
+        "go.nowhere",
+        "menu.start.-1",
+        "menu.start.999",
+        "finder.region.o.dagestan",
+        "a" * 300,
+        "\x00\x01",
+        "menu..0",
+    ):
         outcome = await family.payload(data)
         assert outcome.replies, data
         assert "сломалось" not in family.text, data
-    for text in ("🙂🙂🙂", "/unknowncommand", " ", "\u200b", "а" * 5000, "<script>alert(1)</script>"):
+    for text in (
+        "🙂🙂🙂",
+        "/unknowncommand",
+        " ",
+        "\u200b",
+        "а" * 5000,
+        "<script>alert(1)</script>",
+    ):
         outcome = await family.send(text)
         assert "сломалось" not in family.text, text
 
@@ -299,8 +316,10 @@ async def test_organisation_request_is_recorded(family: TestFamily, services: Se
         conversation = await session.scalar(select(Conversation))
     assert request is not None
     assert (request.kind, request.org_name, request.city) == (
-        "partner", "Детский магазин «Радуга»", "Махачкала",
-    )  # fmt: skip
+        "partner",
+        "Детский магазин «Радуга»",
+        "Махачкала",
+    )
     assert request.contact == "+7 900 123-45-67"
     assert conversation is not None and "org_contact" not in conversation.vars
 

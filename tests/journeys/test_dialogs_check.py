@@ -196,8 +196,8 @@ def test_switch_without_default(dialogs: Path, capsys: pytest.CaptureFixture[str
           route:
             switch:
               - if: {var: pregnant, eq: true}
-                goto: yes
-          yes:
+                goto: pregnant_yes
+          pregnant_yes:
             text: Да
             final: true
         """,

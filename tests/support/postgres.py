@@ -6,6 +6,7 @@ PostgreSQL refuses to run as root, so as root the server runs as the
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -58,26 +59,57 @@ class PostgresServer:
                 os.chmod(path, os.stat(path).st_mode | 0o711)
             os.chown(self.workdir, user.pw_uid, user.pw_gid)
         self._run(
-            "initdb", "-D", str(self.data), "-U", SUPERUSER, "-A", "trust",
-            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
-        )  # fmt: skip
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        )
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
             f"-c unix_socket_directories={self.workdir} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-w", "-t", "60",
-                  "-l", str(self.workdir / "server.log"), "start")  # fmt: skip
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.workdir / "server.log"),
+            "start",
+        )
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-        except subprocess.CalledProcessError:
-            pass
 
     def psql(self, sql: str) -> None:
-        self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER,
-                  "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql)  # fmt: skip
+        self._run(
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            SUPERUSER,
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        )
 
     def create_database(self, name: str, template: str | None = None) -> None:
         clause = f" TEMPLATE {template}" if template else ""
