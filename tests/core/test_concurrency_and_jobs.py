@@ -1,0 +1,87 @@
+"""Many families at once, one family's messages in order, and the sweeps that
+keep personal data short-lived."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from bot.core.frontdoor import FrontDoor
+from bot.core.services import Services
+from bot.jobs import apply_retention, purge_message_ids
+from bot.storage.models import ChatMessage, Conversation, Family
+from tests.support.family import TestFamily
+
+FINDER = [
+    ("press", "Подобрать меры поддержки"),
+    ("press", "Даю согласие"),
+    ("press", "Начать"),
+    ("press", "Республика Дагестан"),
+    ("press", "Нет"),
+    ("send", "2"),
+    ("send", "4"),
+    ("press", "Нет"),
+    ("press", "Да, ниже"),
+    ("press", "Нет"),
+]
+
+
+async def walk(family: TestFamily) -> str:
+    await family.send("/start")
+    for kind, value in FINDER:
+        if kind == "press":
+            await family.press(value)
+        else:
+            await family.send(value)
+    return family.node
+
+
+async def test_forty_families_at_once(frontdoor: FrontDoor, services: Services) -> None:
+    families = [TestFamily(frontdoor, user=f"f{i}") for i in range(40)]
+    nodes = await asyncio.gather(*(walk(f) for f in families))
+    assert set(nodes) == {"finder:result"}
+    async with services.db.session() as session:
+        rows = (await session.scalars(select(Conversation))).all()
+    assert len(rows) == 40
+    assert all(row.vars["children_count"] == 2 for row in rows)
+
+
+async def test_one_familys_messages_are_taken_in_order(
+    frontdoor: FrontDoor, services: Services
+) -> None:
+    family = TestFamily(frontdoor, user="fast-typer")
+    await walk(family)
+    await family.send("/menu")
+    await family.press("Подобрать меры поддержки")
+    await family.press("Начать")
+    await family.press("Республика Дагестан")
+    await family.press("Нет")
+    # Two answers typed quickly: the first answers "children", the second "youngest".
+    first = family.send("3")
+    second = family.send("5")
+    await asyncio.gather(first, second)
+    async with services.db.session() as session:
+        conversation = await session.scalar(select(Conversation))
+    assert conversation is not None
+    assert conversation.vars["children_count"] == 3
+    assert conversation.vars["youngest_age"] == 5
+
+
+async def test_retention_and_message_id_sweeps(family: TestFamily, services: Services) -> None:
+    await family.send("/start")  # no consent
+    other = TestFamily(family.frontdoor, user="consented")
+    await other.send("/start")
+    await other.press("Подобрать меры поддержки")
+    await other.press("Даю согласие")
+    long_ago = datetime.now(UTC) - timedelta(days=40)
+    async with services.db.session() as session:
+        await session.execute(update(Family).values(last_seen_at=long_ago))
+        await session.execute(update(ChatMessage).values(sent_at=long_ago))
+    await purge_message_ids(services)
+    assert await apply_retention(services) == 1  # 30 days without consent; a year with it
+    async with services.db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(ChatMessage)) == 0
+        left = (await session.scalars(select(Family))).all()
+    assert len(left) == 1 and left[0].consent_at is not None
