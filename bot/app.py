@@ -1,16 +1,22 @@
 """`family-window run`: the web chat, Telegram (when a token is set) and the
-scheduler in one asyncio process."""
+scheduler in one asyncio process.
+
+The web chat answers first: aiogram (seconds to import on a small machine:
+it builds hundreds of pydantic models) and the search index are brought up in
+the background, so a family never waits for them to say hello.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import hmac
 import logging
 import signal
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -19,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.channels.telegram.adapter import TelegramChannel, make_bot
 from bot.channels.web.app import WebChat, build_app
 from bot.config import Settings
 from bot.core.frontdoor import FrontDoor
@@ -28,8 +33,18 @@ from bot.jobs import schedule_jobs
 from bot.knowledge.loader import seed_if_empty
 from bot.storage.migrate import upgrade
 
+if TYPE_CHECKING:
+    from bot.channels.telegram.adapter import TelegramChannel
+
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
+
+
+def freeze_startup_objects() -> None:
+    """Move what start-up built (journeys, catalogs, the search index) out of the
+    garbage collector's sight, so full collections stay short on the message path."""
+    gc.collect()
+    gc.freeze()
 
 
 def webhook_secret(settings: Settings) -> str:
@@ -49,6 +64,7 @@ class Application:
     web: WebChat
     asgi: Starlette
     telegram: TelegramChannel | None = None
+    telegram_ready: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     scheduler: AsyncIOScheduler | None = None
 
@@ -57,30 +73,69 @@ class Application:
         services = services or Services.build(settings)
         frontdoor = FrontDoor(services)
         web = WebChat(frontdoor, settings)
-        telegram = (
-            TelegramChannel(frontdoor, make_bot(settings)) if settings.telegram_token else None
-        )
         extra: list[Any] = []
-        if telegram is not None and settings.telegram_mode == "webhook":
-            extra.append(
-                Route(WEBHOOK_PATH, _webhook_endpoint(telegram, settings), methods=["POST"])
-            )
-        asgi = build_app(web, extra)
-        return cls(settings, services, frontdoor, web, asgi, telegram)
+        app = cls(settings, services, frontdoor, web, build_app(web))
+        if settings.telegram_token and settings.telegram_mode == "webhook":
+            extra.append(Route(WEBHOOK_PATH, app._webhook, methods=["POST"]))
+            app.asgi = build_app(web, extra)
+        return app
 
     async def start(self) -> None:
-        """Everything but the HTTP server: content, Telegram, jobs."""
-        await self.services.knowledge.refresh(force=True)
-        if self.telegram is not None:
-            if self.settings.telegram_mode == "polling":
-                self.tasks.append(asyncio.create_task(self.telegram.polling(), name="telegram"))
-            else:
-                url = self.settings.telegram_webhook_url
-                if not url:
-                    raise SystemExit("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL")
-                await self.telegram.set_webhook(url, webhook_secret(self.settings))
+        """Everything but the HTTP server; slow parts go to the background."""
+        self.tasks.append(asyncio.create_task(self._load_knowledge(), name="knowledge"))
+        if self.settings.telegram_token:
+            self.tasks.append(asyncio.create_task(self._start_telegram(), name="telegram"))
         self.scheduler = schedule_jobs(self.services)
         self.scheduler.start()
+
+    async def wait_ready(self) -> None:
+        """For tests and scripts: until Telegram (if enabled) is connected."""
+        if self.settings.telegram_token:
+            await self.telegram_ready.wait()
+
+    async def _load_knowledge(self) -> None:
+        try:
+            await self.services.knowledge.refresh(force=True)
+        except Exception:
+            log.exception("knowledge base could not be loaded; will retry on demand")
+        freeze_startup_objects()
+
+    async def _start_telegram(self) -> None:
+        # Imported here: a deployment without Telegram never pays for aiogram.
+        from bot.channels.telegram.adapter import TelegramChannel, make_bot
+
+        settings = self.settings
+        self.telegram = TelegramChannel(self.frontdoor, make_bot(settings))
+        if settings.telegram_mode == "polling":
+            self.telegram_ready.set()
+            await self.telegram.polling()
+            return
+        if not settings.telegram_webhook_url:
+            log.error("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL; Telegram is off")
+            return
+        await self.telegram.set_webhook(settings.telegram_webhook_url, webhook_secret(settings))
+        self.telegram_ready.set()
+
+    async def _webhook(self, request: Request) -> Response:
+        given = request.headers.get("x-telegram-bot-api-secret-token", "")
+        if not hmac.compare_digest(given, webhook_secret(self.settings)):
+            return JSONResponse({"ok": False}, status_code=403)
+        if self.telegram is None or not self.telegram_ready.is_set():
+            return JSONResponse({"ok": False}, status_code=503)  # Telegram retries later
+        try:
+            update = await request.json()
+        except ValueError:
+            return JSONResponse({"ok": False}, status_code=400)
+        # Answer Telegram at once; the turn runs in the background so a slow
+        # turn never makes Telegram retry (and deliver the update twice).
+        task = asyncio.create_task(self.telegram.feed(update))
+        self.tasks.append(task)
+        task.add_done_callback(self._forget_task)
+        return JSONResponse({"ok": True})
+
+    def _forget_task(self, task: asyncio.Task[Any]) -> None:
+        with contextlib.suppress(ValueError):
+            self.tasks.remove(task)
 
     async def stop(self) -> None:
         if self.scheduler is not None:
@@ -89,34 +144,10 @@ class Application:
             await self.telegram.stop()
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
+        for task in list(self.tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.services.db.dispose()
-
-
-def _webhook_endpoint(telegram: TelegramChannel, settings: Settings) -> Any:
-    secret = webhook_secret(settings)
-
-    async def endpoint(request: Request) -> Response:
-        given = request.headers.get("x-telegram-bot-api-secret-token", "")
-        if not hmac.compare_digest(given, secret):
-            return JSONResponse({"ok": False}, status_code=403)
-        try:
-            update = await request.json()
-        except ValueError:
-            return JSONResponse({"ok": False}, status_code=400)
-        # Answer Telegram at once; the turn runs in the background so a slow
-        # turn never makes Telegram retry (and deliver the update twice).
-        task = asyncio.create_task(telegram.feed(update))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-        return JSONResponse({"ok": True})
-
-    return endpoint
-
-
-_background: set[asyncio.Task[Any]] = set()
 
 
 async def serve(settings: Settings, *, migrate: bool = True) -> None:
@@ -132,7 +163,7 @@ async def serve(settings: Settings, *, migrate: bool = True) -> None:
         host=settings.web_host,
         port=settings.web_port,
         log_level="warning",
-        access_log=False,  # URLs carry no personal data, but keep logs lean
+        access_log=False,
         lifespan="off",
     )
     server = uvicorn.Server(config)
@@ -140,12 +171,8 @@ async def serve(settings: Settings, *, migrate: bool = True) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
-    log.info(
-        "Семейное окно: web chat on http://%s:%d/%s",
-        settings.web_host,
-        settings.web_port,
-        " + Telegram " + settings.telegram_mode if app.telegram else "",
-    )
+    telegram = f" and Telegram ({settings.telegram_mode})" if settings.telegram_token else ""
+    log.info("web chat on http://%s:%d/%s", settings.web_host, settings.web_port, telegram)
     try:
         await server.serve()
     finally:

@@ -102,6 +102,8 @@ class SearchIndex:
                             self.strong[term].add(doc)
             self.lengths.append(length)
         self.avg_length = (sum(self.lengths) / len(self.lengths)) if self.lengths else 1.0
+        # BM25 length normalisation, once per document rather than per posting.
+        self.norms = [K1 * (1 - B + B * n / self.avg_length) for n in self.lengths]
         count = max(len(self.entries), 1)
         self.idf: dict[str, float] = {}
         for term, per_doc in weights.items():
@@ -182,9 +184,10 @@ class SearchIndex:
                 if idf is None:
                     continue
                 named |= self.strong.get(term, set())
+                scale = confidence * idf * (K1 + 1)
+                norms = self.norms
                 for doc, tf in self.postings[term]:
-                    norm = K1 * (1 - B + B * self.lengths[doc] / self.avg_length)
-                    value = confidence * idf * tf * (K1 + 1) / (tf + norm)
+                    value = scale * tf / (tf + norms[doc])
                     if value > best.get(doc, 0.0):
                         best[doc] = value
             for doc, value in best.items():

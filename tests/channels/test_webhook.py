@@ -42,6 +42,7 @@ async def test_webhook_round_trip(services: Services, settings: Settings) -> Non
             while not server.started:
                 await asyncio.sleep(0.05)
             await app.start()
+            await asyncio.wait_for(app.wait_ready(), 30)
             assert fake.webhook_url == settings.telegram_webhook_url
             user = fake.user(user_id=2002)
             await user.send_command("/start")

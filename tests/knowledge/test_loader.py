@@ -65,7 +65,9 @@ def test_loader_names_every_problem(tmp_path: Path) -> None:
 
 
 async def test_staff_edits_reach_the_bot_without_restart(
-    family: TestFamily, services, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    family: TestFamily,
+    services,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     monkeypatch.setattr(knowledge_base, "CHECK_EVERY", 0.0)
     await family.send("как получить материнский капитал")
