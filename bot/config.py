@@ -60,7 +60,6 @@ class Settings(BaseSettings):
     consultant_reply_hours: int = Field(
         default=24, description="Within how many working hours a consultant answers a case"
     )
-    timezone: str = "Europe/Moscow"
 
     # Privacy
     retention_days_without_consent: int = 30
