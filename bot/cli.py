@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from bot.config import Settings, get_settings
@@ -21,6 +22,7 @@ def _setup_logging(settings: Settings) -> None:
     )
     # aiogram logs every handled update at INFO; we log what matters ourselves.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 # -- commands -------------------------------------------------------------------
@@ -307,9 +309,7 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def _path(value: str) -> object:
-    from pathlib import Path
-
+def _path(value: str) -> Path:
     return Path(value)
 
 

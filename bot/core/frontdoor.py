@@ -75,7 +75,8 @@ class FrontDoor:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.engine = services.engine
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # One FIFO lock per user while they have turns in flight: [lock, users of it].
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
     # -- entry point ----------------------------------------------------------
     async def handle(self, incoming: Incoming) -> Outcome:
@@ -122,13 +123,17 @@ class FrontDoor:
     async def _serialised(self, incoming: Incoming) -> AsyncIterator[None]:
         """One turn at a time per user, in arrival order (asyncio.Lock is FIFO)."""
         key = (incoming.channel.value, incoming.user_id)
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
         try:
             async with lock:
                 yield
         finally:
-            if not lock.locked() and not getattr(lock, "_waiters", None):
-                self._locks.pop(key, None)
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
     def _failure(self, incoming: Incoming, risk: TriageResult) -> Outcome:
         translator = self.services.translator

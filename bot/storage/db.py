@@ -27,6 +27,9 @@ def _sqlite_path(url: str) -> Path | None:
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create an engine; for SQLite make the file's folder and tune the connection.
 
+    `hide_parameters`: an error logged with its SQL never carries a family's
+    answers into the logs.
+
     SQLite allows one writer at a time. Every transaction starts with
     BEGIN IMMEDIATE so two writers queue on the busy timeout instead of failing
     when a reader tries to upgrade to a writer (SQLITE_BUSY_SNAPSHOT in WAL mode).
@@ -35,7 +38,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         path = _sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0)
+        # One connection: SQLite has one writer anyway, and queueing in the pool
+        # (FIFO, no polling) is far smoother than the busy-timeout's sleeps.
+        engine = create_async_engine(
+            url, echo=echo, pool_size=1, max_overflow=0, hide_parameters=True
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -52,7 +59,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(
+        url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 class Database:

@@ -222,3 +222,45 @@ async def test_forget_command(telegram: Telegram) -> None:
     assert "удалено" in done.text.lower() or "удалять нечего" in done.text
     async with telegram.services.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Identity)) == 0
+
+
+async def test_restart_in_the_middle_of_a_journey(services: Services, settings: Settings) -> None:
+    async with FakeTelegramServer() as server:
+        settings.telegram_token = server.token
+        settings.telegram_api_server = server.base_url
+        user = server.user(user_id=3003)
+
+        async def run_bot(services: Services) -> tuple[TelegramChannel, asyncio.Task[None]]:
+            channel = TelegramChannel(FrontDoor(services), make_bot(settings))
+            return channel, asyncio.create_task(channel.polling())
+
+        channel, task = await run_bot(services)
+        await user.send_command("/start")
+        await user.wait_for_messages(2)
+        await user.press("🔎 Подобрать меры поддержки")
+        await user.wait_for_messages(1)
+        await user.press("✅ Даю согласие")
+        await user.wait_for_messages(2)
+        await user.press("▶️ Начать")
+        (region,) = await user.wait_for_messages(1)
+        await channel.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+        # A new process: new services on the same database.
+        restarted = Services.build(settings)
+        channel, task = await run_bot(restarted)
+        try:
+            await user.press("Республика Дагестан", message=region)
+            (question,) = await user.wait_for_messages(1)
+            assert "ждёте ребёнка" in question.text
+            await user.send_text("/menu")
+            await user.wait_for_messages(1)
+            server.assert_no_errors()
+        finally:
+            await channel.stop()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await restarted.db.dispose()

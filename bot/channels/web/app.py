@@ -97,7 +97,8 @@ class WebInbox:
         self.keep = keep
         self.messages: dict[str, deque[tuple[int, dict[str, Any]]]] = defaultdict(deque)
         self.counter = 0
-        self.changed: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        # Visitors polling right now: an event to wake them, and how many polls share it.
+        self.waiting: dict[str, tuple[asyncio.Event, int]] = {}
 
     def publish(self, visitor: str, message: dict[str, Any]) -> None:
         self.counter += 1
@@ -105,7 +106,8 @@ class WebInbox:
         box.append((self.counter, message))
         while len(box) > self.keep:
             box.popleft()
-        self.changed[visitor].set()
+        if visitor in self.waiting:
+            self.waiting[visitor][0].set()
 
     def since(self, visitor: str, cursor: int) -> list[tuple[int, dict[str, Any]]]:
         return [(n, m) for n, m in self.messages.get(visitor, ()) if n > cursor]
@@ -116,12 +118,18 @@ class WebInbox:
         found = self.since(visitor, cursor)
         if found:
             return found
-        event = self.changed[visitor]
-        event.clear()
+        event, polls = self.waiting.get(visitor, (asyncio.Event(), 0))
+        self.waiting[visitor] = (event, polls + 1)
         try:
             await asyncio.wait_for(event.wait(), seconds)
         except TimeoutError:
             return []
+        finally:
+            event, polls = self.waiting[visitor]
+            if polls == 1:
+                del self.waiting[visitor]
+            else:
+                self.waiting[visitor] = (event, polls - 1)
         return self.since(visitor, cursor)
 
 
