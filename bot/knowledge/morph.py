@@ -19,7 +19,7 @@ STOPWORDS = frozenset(
     знаю знать знает дела дело делать сделать получается ладно понятно хорошо
     a an and are as at be by can could do does for from have how i if in is it me my of
     on or please should tell that the there this to was what when where which who why
-    will with would you your hello hi thanks
+    will with would you your hello hi hey thanks thank no yes ok okay not
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 
