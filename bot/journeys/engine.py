@@ -265,18 +265,7 @@ class Engine:
             await self.gate(turn, turn.position)
             return True
         turn.set_var(spec.input.var, value)
-        target = spec.input.goto
-        if spec.input.do:
-            result = await self.run_action(turn, spec.input.do, spec.input.args)
-            if result.stop:
-                return True
-            for message in result.texts:
-                turn.say(message)
-            target = result.goto or target
-        if target is None:
-            await self.rerender(turn)
-        else:
-            await self.go(turn, journey, target)
+        await self._proceed(turn, journey, spec.input.do, spec.input.args, spec.input.goto)
         return True
 
     def parse_input(self, spec: InputSpec, text: str) -> Any:
@@ -320,19 +309,31 @@ class Engine:
             return True
         turn.set_var(spec.var, key)
         turn.conversation.journey, turn.conversation.node = journey, node
-        target = spec.goto
-        if spec.do:
-            result = await self.run_action(turn, spec.do, {})
+        await self._proceed(turn, journey, spec.do, {}, spec.goto, with_text=False)
+        return True
+
+    async def _proceed(
+        self,
+        turn: Turn,
+        journey: str,
+        action: str | None,
+        args: dict[str, Any],
+        target: str | None,
+        *,
+        with_text: bool = True,
+    ) -> None:
+        """After an answer is stored: run the answer's action, then go on (or ask again)."""
+        if action:
+            result = await self.run_action(turn, action, args)
             if result.stop:
-                return True
+                return
             for message in result.texts:
                 turn.say(message)
             target = result.goto or target
         if target is None:
-            await self.rerender(turn, with_text=False)
+            await self.rerender(turn, with_text=with_text)
         else:
             await self.go(turn, journey, target)
-        return True
 
     def _may_store(self, turn: Turn, values: dict[str, Any]) -> bool:
         """Personal answers are stored only with consent (152-FZ)."""
