@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import logging
 import signal
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -168,8 +169,8 @@ async def serve(settings: Settings, *, migrate: bool = True) -> None:
     )
     server = uvicorn.Server(config)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
+    if sys.platform != "win32":  # Windows event loops have no signal handlers
+        for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
     telegram = f" and Telegram ({settings.telegram_mode})" if settings.telegram_token else ""
     log.info("web chat on http://%s:%d/%s", settings.web_host, settings.web_port, telegram)
