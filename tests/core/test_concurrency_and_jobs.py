@@ -85,3 +85,33 @@ async def test_retention_and_message_id_sweeps(family: TestFamily, services: Ser
         assert await session.scalar(select(func.count()).select_from(ChatMessage)) == 0
         left = (await session.scalars(select(Family))).all()
     assert len(left) == 1 and left[0].consent_at is not None
+
+
+async def test_a_journey_step_is_a_handful_of_queries(
+    frontdoor: FrontDoor, services: Services
+) -> None:
+    from sqlalchemy import event
+
+    family = TestFamily(frontdoor, user="counted")
+    await family.send("/start")
+    await family.press("Подобрать меры поддержки")
+    await family.press("Даю согласие")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement.split()[0].upper())
+
+    event.listen(services.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await family.press("Начать")  # a button press
+        press = list(statements)
+        statements.clear()
+        await family.press("Республика Дагестан")  # an answer stored
+        answer = list(statements)
+        statements.clear()
+        await family.send("как получить материнский капитал")  # a question
+        question = list(statements)
+    finally:
+        event.remove(services.db.engine.sync_engine, "before_cursor_execute", count)
+    for step in (press, answer, question):
+        assert len(step) <= 8, step
