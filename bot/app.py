@@ -74,11 +74,11 @@ class Application:
         services = services or Services.build(settings)
         frontdoor = FrontDoor(services)
         web = WebChat(frontdoor, settings)
-        extra: list[Any] = []
         app = cls(settings, services, frontdoor, web, build_app(web))
+        extra: list[Any] = [Route("/healthz", app._health)]
         if settings.telegram_token and settings.telegram_mode == "webhook":
             extra.append(Route(WEBHOOK_PATH, app._webhook, methods=["POST"]))
-            app.asgi = build_app(web, extra)
+        app.asgi = build_app(web, extra)
         return app
 
     async def start(self) -> None:
@@ -114,7 +114,14 @@ class Application:
         if not settings.telegram_webhook_url:
             log.error("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL; Telegram is off")
             return
-        await self.telegram.set_webhook(settings.telegram_webhook_url, webhook_secret(settings))
+        # Retry until Telegram accepts the webhook (the API may be unreachable at start).
+        backoff = 1.0
+        while not await self.telegram.set_webhook(
+            settings.telegram_webhook_url, webhook_secret(settings)
+        ):
+            log.error("could not set the Telegram webhook; retrying in %.1f s", backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 60.0)
         self.telegram_ready.set()
 
     async def _webhook(self, request: Request) -> Response:
@@ -127,16 +134,20 @@ class Application:
             update = await request.json()
         except ValueError:
             return JSONResponse({"ok": False}, status_code=400)
+        if not isinstance(update, dict):
+            return JSONResponse({"ok": False}, status_code=400)
         # Answer Telegram at once; the turn runs in the background so a slow
         # turn never makes Telegram retry (and deliver the update twice).
-        task = asyncio.create_task(self.telegram.feed(update))
-        self.tasks.append(task)
-        task.add_done_callback(self._forget_task)
+        self.telegram.feed(update)
         return JSONResponse({"ok": True})
 
-    def _forget_task(self, task: asyncio.Task[Any]) -> None:
-        with contextlib.suppress(ValueError):
-            self.tasks.remove(task)
+    async def _health(self, request: Request) -> Response:
+        """Is the service up, and is Telegram connected? (for monitoring)"""
+        telegram = self.telegram.status if self.telegram is not None else "starting"
+        if not self.settings.telegram_token:
+            telegram = "off"
+        ok = telegram in ("ok", "off")
+        return JSONResponse({"ok": ok, "telegram": telegram}, status_code=200 if ok else 503)
 
     async def stop(self) -> None:
         if self.scheduler is not None:

@@ -92,11 +92,13 @@ class FrontDoor:
         never overtake each other when two messages arrive together.
         """
         risk = triage(incoming.text) if incoming.text else TriageResult(Risk.NONE, ())
-        try:
-            await self.services.knowledge.refresh(wait=False)
-        except Exception:  # the knowledge base is not needed to answer most messages
-            log.exception("knowledge refresh failed")
+        # Queue for the family's lock before the first `await`: messages that
+        # arrive together are then answered in the order they were sent.
         async with self._serialised(incoming):
+            try:
+                await self.services.knowledge.refresh(wait=False)
+            except Exception:  # the knowledge base is not needed to answer most messages
+                log.exception("knowledge refresh failed")
             outcome = await self._answer(incoming, risk)
             if deliver is not None:
                 try:
@@ -185,12 +187,17 @@ class FrontDoor:
                 family=family, journey="menu", node="start", vars={}, stack=[]
             )
             session.add(conversation)
-        message_id = _as_int(incoming.message_id)
-        if message_id is not None and not incoming.edited:
-            if identity.last_message_id is not None and message_id <= identity.last_message_id:
+        if incoming.message_id and not incoming.edited and not new:
+            seen = await session.scalar(
+                select(ChatMessage.id)
+                .where(ChatMessage.identity_id == identity.id)
+                .where(ChatMessage.message_id == incoming.message_id)
+                .where(ChatMessage.outgoing.is_(False))
+                .limit(1)
+            )
+            if seen is not None:  # a redelivery (webhook retry, restarted poll)
                 log.info("duplicate delivery of a message ignored")
                 return None
-            identity.last_message_id = message_id
         if identity.chat_id != incoming.chat_id:
             identity.chat_id = incoming.chat_id
         identity.blocked_at = None
@@ -415,12 +422,3 @@ def _command(text: str) -> str | None:
     word = text[1:].split(maxsplit=1)[0] if len(text) > 1 else ""
     name = word.split("@", 1)[0].lower()
     return name if name in COMMANDS else "help"
-
-
-def _as_int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None

@@ -98,7 +98,6 @@ class Identity(Base):
     chat_id: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     blocked_at: Mapped[datetime | None] = mapped_column(default=None)
-    last_message_id: Mapped[int | None] = mapped_column(Integer, default=None)
 
     family: Mapped[Family] = relationship(back_populates="identities")
 
@@ -168,11 +167,11 @@ class ChatMessage(Base):
     """Ids (never texts) of recent messages in a chat, so "safe exit" can delete them."""
 
     __tablename__ = "chat_messages"
+    # Also how a redelivered update is recognised (exact id, not "older than").
+    __table_args__ = (Index("ix_chat_messages_identity_message", "identity_id", "message_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    identity_id: Mapped[int] = mapped_column(
-        ForeignKey("identities.id", ondelete="CASCADE"), index=True
-    )
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
     message_id: Mapped[str] = mapped_column(String(64))
     outgoing: Mapped[bool] = mapped_column(Boolean)
     sent_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

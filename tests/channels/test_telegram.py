@@ -264,3 +264,52 @@ async def test_restart_in_the_middle_of_a_journey(services: Services, settings: 
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await restarted.db.dispose()
+
+
+async def test_polling_survives_an_unreachable_server_and_unreadable_updates(
+    telegram: Telegram, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.channels.telegram import polling
+
+    monkeypatch.setattr(polling, "FIRST_BACKOFF", 0.05)
+    server = telegram.server
+    user = telegram.user()
+    await user.send_command("/start")
+    await user.wait_for_messages(2)
+    # The Bot API server goes away for a while…
+    server.fail_next("getUpdates", error_code=502, description="Bad Gateway", times=3)
+    # …and then sends an update this version cannot read, among good ones.
+    server.push_update(
+        "message",
+        {"message_id": 77, "date": 0, "chat": "not-a-chat", "text": "муж бьёт, секретный текст"},
+    )
+    await user.send_text("/help")
+    (help_text,) = await user.wait_for_messages(1, timeout=10)
+    assert "/forget" in help_text.text
+    await server.wait_until(lambda: telegram.channel.status == "ok", timeout=10)
+    assert "skipped an update" in caplog.text
+    assert "секретный текст" not in caplog.text  # nothing of the message reaches the logs
+
+
+async def test_wrong_token_is_reported_not_silent(
+    services: Services, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.channels.telegram import polling
+
+    monkeypatch.setattr(polling, "FIRST_BACKOFF", 0.05)
+    async with FakeTelegramServer() as server:
+        settings.telegram_token = "123456:WRONG"
+        settings.telegram_api_server = server.base_url
+        channel = TelegramChannel(FrontDoor(services), make_bot(settings))
+        task = asyncio.create_task(channel.polling())
+        try:
+            for _ in range(100):
+                if channel.status != "starting":
+                    break
+                await asyncio.sleep(0.05)
+            assert channel.status == "down: TELEGRAM_TOKEN rejected"
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await channel.stop()

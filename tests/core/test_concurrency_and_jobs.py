@@ -115,3 +115,35 @@ async def test_a_journey_step_is_a_handful_of_queries(
         event.remove(services.db.engine.sync_engine, "before_cursor_execute", count)
     for step in (press, answer, question):
         assert len(step) <= 8, step
+
+
+async def test_two_quick_messages_are_both_answered_in_order(
+    frontdoor: FrontDoor, services: Services, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from bot.knowledge import base as knowledge_base
+
+    # Each message now checks the content version first (an await before the
+    # turn): the second message must still not overtake the first.
+    monkeypatch.setattr(knowledge_base, "CHECK_EVERY", 0.0)
+    from bot.core.types import Channel, Incoming, Outcome
+    from bot.storage.models import Case
+
+    def message(text: str, message_id: int) -> Incoming:
+        return Incoming(Channel.TELEGRAM, "42", "42", text=text, message_id=str(message_id))
+
+    await frontdoor.handle(message("/start", 1))
+    delivered: list[Outcome] = []
+
+    async def deliver(outcome: Outcome) -> None:
+        delivered.append(outcome)
+
+    await asyncio.gather(
+        frontdoor.serve(message("он меня душит", 2), deliver),
+        frontdoor.serve(message("что делать дальше", 3), deliver),
+    )
+    assert len(delivered) == 2
+    assert delivered[0].urgent, "the crisis answer must come first, as it was sent first"
+    assert delivered[1].replies
+    async with services.db.session() as session:
+        case = await session.scalar(select(Case))
+    assert case is not None and case.priority == "urgent"

@@ -7,7 +7,6 @@ thin on purpose; every decision is the core's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -20,10 +19,13 @@ from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramNetworkError,
     TelegramRetryAfter,
+    TelegramServerError,
 )
 from aiogram.types import BotCommand, CallbackQuery, ChatMemberUpdated, ErrorEvent, Message
 
+from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.render import render
 from bot.config import Settings
 from bot.core.frontdoor import FrontDoor
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_RETRIES = 3
+TRANSIENT_PAUSE = 1.0  # seconds, times the attempt number
 DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
 
 COMMANDS = {
@@ -105,6 +108,12 @@ class TelegramChannel:
         self.dispatcher = Dispatcher()
         self.dispatcher.include_router(self.router)
         self.dispatcher.errors.register(self._on_error)
+        self.poller = Poller(bot, self.dispatcher, self.allowed_updates())
+        self.webhook_set = False
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.webhook_set else self.poller.status
 
     # -- handlers ---------------------------------------------------------------
     def _router(self) -> Router:
@@ -153,7 +162,8 @@ class TelegramChannel:
             await self.frontdoor.mark_blocked(incoming, False)
 
     async def _on_error(self, event: ErrorEvent) -> bool:
-        log.error("unhandled error in a Telegram handler: %r", event.exception)
+        # The type only: an exception's text may quote the family's message.
+        log.error("unhandled error in a Telegram handler: %s", type(event.exception).__name__)
         return True
 
     # -- delivery ---------------------------------------------------------------
@@ -219,6 +229,15 @@ class TelegramChannel:
                     return None
                 await asyncio.sleep(exc.retry_after)
                 pending = retry()
+            except (TelegramServerError, TelegramNetworkError, OSError, TimeoutError) as exc:
+                # A passing fault: retry with a short pause (a crisis answer must arrive).
+                if retry is None or attempt == MAX_RETRIES:
+                    log.error(
+                        "Telegram unreachable (%s); message not delivered", type(exc).__name__
+                    )
+                    return None
+                await asyncio.sleep(TRANSIENT_PAUSE * (attempt + 1))
+                pending = retry()
             except TelegramForbiddenError:
                 if incoming is not None:
                     await self.frontdoor.mark_blocked(incoming, True)
@@ -233,9 +252,6 @@ class TelegramChannel:
             except TelegramAPIError as exc:
                 log.error("Telegram API error: %s", exc.message)
                 return None
-            except (TimeoutError, OSError) as exc:
-                log.error("network error talking to Telegram: %r", exc)
-                return None
         return None
 
     # -- lifecycle ----------------------------------------------------------------
@@ -245,28 +261,31 @@ class TelegramChannel:
             await self._call(
                 self.bot.set_my_commands(commands, language_code=language), incoming=None
             )
+        # Everyone else (other or no language setting) gets the Russian menu.
+        await self._call(self.bot.set_my_commands(COMMANDS["ru"]), incoming=None)
 
     async def polling(self) -> None:
+        """Receive updates by long polling until cancelled (never gives up)."""
         await self._call(self.bot.delete_webhook(drop_pending_updates=False), incoming=None)
         await self.prepare()
-        await self.dispatcher.start_polling(
-            self.bot, handle_signals=False, close_bot_session=False, polling_timeout=25
-        )
+        await self.poller.run()
 
-    async def set_webhook(self, url: str, secret: str) -> None:
+    async def set_webhook(self, url: str, secret: str) -> bool:
         await self.prepare()
-        await self._call(
+        done = await self._call(
             self.bot.set_webhook(url, secret_token=secret, allowed_updates=self.allowed_updates()),
             incoming=None,
         )
+        self.webhook_set = bool(done)
+        return self.webhook_set
 
     def allowed_updates(self) -> list[str]:
         return self.dispatcher.resolve_used_update_types()
 
-    async def feed(self, update: dict[str, Any]) -> None:
-        await self.dispatcher.feed_raw_update(self.bot, update)
+    def feed(self, update: dict[str, Any]) -> None:
+        """A webhook update: read and handled in the background, like polled ones."""
+        self.poller.dispatch(update)
 
     async def stop(self) -> None:
-        with contextlib.suppress(RuntimeError):  # polling was not running
-            await self.dispatcher.stop_polling()
+        await self.poller.drain()
         await self.bot.session.close()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 02:43:25.460548
+Create Date: 2026-11-24 04:04:39.454894
 """
 
 from __future__ import annotations
@@ -62,9 +62,7 @@ def upgrade() -> None:
         sa.Column("region", sa.String(length=16), nullable=False),
         sa.Column(
             "data",
-            sa.JSON().with_variant(
-                postgresql.JSONB(astext_type=sa.Text()), "postgresql"
-            ),
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
         sa.Column("published", sa.Boolean(), nullable=False),
@@ -74,9 +72,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("knowledge_entries", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_knowledge_entries_kind"), ["kind"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_knowledge_entries_kind"), ["kind"], unique=False)
 
     op.create_table(
         "cases",
@@ -89,9 +85,7 @@ def upgrade() -> None:
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column(
             "signals",
-            sa.JSON().with_variant(
-                postgresql.JSONB(astext_type=sa.Text()), "postgresql"
-            ),
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
         sa.Column("channel", sa.String(length=16), nullable=False),
@@ -103,13 +97,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_cases_family_id"), ["family_id"], unique=False)
         batch_op.create_index(
-            batch_op.f("ix_cases_family_id"), ["family_id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_cases_status_priority",
-            ["status", "priority", "created_at"],
-            unique=False,
+            "ix_cases_status_priority", ["status", "priority", "created_at"], unique=False
         )
 
     op.create_table(
@@ -119,16 +109,12 @@ def upgrade() -> None:
         sa.Column("node", sa.String(length=48), nullable=False),
         sa.Column(
             "vars",
-            sa.JSON().with_variant(
-                postgresql.JSONB(astext_type=sa.Text()), "postgresql"
-            ),
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
         sa.Column(
             "stack",
-            sa.JSON().with_variant(
-                postgresql.JSONB(astext_type=sa.Text()), "postgresql"
-            ),
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
         sa.Column("resume", sa.String(length=96), nullable=True),
@@ -145,15 +131,12 @@ def upgrade() -> None:
         sa.Column("chat_id", sa.String(length=128), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("blocked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("last_message_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["family_id"], ["families.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("channel", "external_id", name="uq_identity_channel_user"),
     )
     with op.batch_alter_table("identities", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_identities_family_id"), ["family_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_identities_family_id"), ["family_id"], unique=False)
 
     op.create_table(
         "org_requests",
@@ -172,9 +155,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("org_requests", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_org_requests_family_id"), ["family_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_org_requests_family_id"), ["family_id"], unique=False)
 
     op.create_table(
         "chat_messages",
@@ -188,17 +169,15 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("chat_messages", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_chat_messages_identity_id"), ["identity_id"], unique=False
+            "ix_chat_messages_identity_message", ["identity_id", "message_id"], unique=False
         )
-        batch_op.create_index(
-            batch_op.f("ix_chat_messages_sent_at"), ["sent_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_chat_messages_sent_at"), ["sent_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("chat_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_chat_messages_sent_at"))
-        batch_op.drop_index(batch_op.f("ix_chat_messages_identity_id"))
+        batch_op.drop_index("ix_chat_messages_identity_message")
 
     op.drop_table("chat_messages")
     with op.batch_alter_table("org_requests", schema=None) as batch_op:
