@@ -23,6 +23,9 @@ def _setup_logging(settings: Settings) -> None:
     # aiogram logs every handled update at INFO; we log what matters ourselves.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Drivers log statements with their parameters at DEBUG: never, they hold answers.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    logging.getLogger("asyncpg").setLevel(logging.INFO)
 
 
 # -- commands -------------------------------------------------------------------

@@ -11,7 +11,6 @@ from bot.knowledge.render import hotline_line
 from bot.knowledge.schema import Entry
 
 MEANWHILE_TOPICS = ("psychological", "violence", "children")
-CASE_CHOICES = ("specialty", "case_topic", "case_priority", "case_note")
 
 
 def meanwhile_hotlines(turn: Turn, topic: str) -> list[Entry]:
@@ -72,6 +71,12 @@ async def open_case(turn: Turn, args: dict[str, Any]) -> ActionResult:
         meanwhile = turn.t(texts.MEANWHILE) + "\n" + "\n".join(lines)
     else:
         meanwhile = turn.t(texts.CASE_MEANWHILE)
-    # Forget the per-case choices so the next request starts clean.
-    turn.conversation.vars = {k: v for k, v in turn.vars.items() if k not in CASE_CHOICES}
+    cases.forget_choices(turn)  # the next request starts clean
     return ActionResult(texts=[message, meanwhile])
+
+
+@registry.action("reset_case_choices")
+async def reset_case_choices(turn: Turn, args: dict[str, Any]) -> ActionResult:
+    """A fresh "talk to a person": nothing chosen on an earlier way there carries over."""
+    cases.forget_choices(turn)
+    return ActionResult()

@@ -47,13 +47,13 @@ class TerminalChat:
     def to_incoming(self, line: str) -> Incoming:
         """A typed line: a button's number or label presses it; anything else is text."""
         stripped = line.strip()
+        key = normalize(stripped)
+        for button in self.buttons:  # a label first: "1" may be a button called "1"
+            if button.payload and key and normalize(button.label) == key:
+                return self._incoming(payload=button.payload)
         if stripped.isdigit() and 1 <= int(stripped) <= len(self.buttons):
             button = self.buttons[int(stripped) - 1]
             if button.payload:
-                return self._incoming(payload=button.payload)
-        key = normalize(stripped)
-        for button in self.buttons:
-            if button.payload and key and normalize(button.label) == key:
                 return self._incoming(payload=button.payload)
         return self._incoming(text=line)
 

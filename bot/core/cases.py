@@ -13,6 +13,9 @@ from bot.core.turn import Turn
 from bot.storage.models import Case, utcnow
 
 PRIORITIES = ("urgent", "high", "normal")
+# What a family chooses on the way to a person; forgotten once the case is opened
+# (or the family declines), so a later request never inherits a stale topic.
+CASE_CHOICES = ("specialty", "case_topic", "case_priority", "case_note")
 OPEN_STATUSES = ("new", "open")
 SPECIALTY_TEXTS = {
     "psychologist": texts.SPECIALTY_PSYCHOLOGIST,
@@ -48,6 +51,7 @@ VALUE_NAMES = {
 }
 
 
+URGENT_PREFIX = "СРОЧНО: "
 SAFE_EXIT_NOTE = (
     "Семья нажала «Быстрый выход» (чат удалён): не пишите первыми — переписку могут увидеть."
 )
@@ -55,6 +59,10 @@ SAFE_EXIT_NOTE = (
 
 def higher(a: str, b: str) -> str:
     return a if PRIORITIES.index(a) <= PRIORITIES.index(b) else b
+
+
+def forget_choices(turn: Turn) -> None:
+    turn.conversation.vars = {k: v for k, v in turn.vars.items() if k not in CASE_CHOICES}
 
 
 async def open_case_of(turn: Turn) -> Case | None:
@@ -76,10 +84,34 @@ def summary(turn: Turn) -> str:
         lines.append(f"Раздел: {journey.title}")
     for name, value in turn.vars.items():
         var = book.var(name)
-        if var is not None and value not in (None, ""):
+        if var is None or (var.personal and not turn.consented):
+            continue
+        if value not in (None, ""):
             shown = VALUE_NAMES.get(value, value) if isinstance(value, bool | str) else value
             lines.append(f"{var.label}: {shown}")
     return "\n".join(lines)
+
+
+def compose(case: Case, account: str) -> str:
+    """The case card: danger and safe-exit warnings first, then the family's account.
+
+    Rebuilt on every change so a later update can never wipe the warnings, and
+    merged so nothing the family said earlier is lost.
+    """
+    previous = [
+        line
+        for line in case.summary.splitlines()
+        if not line.startswith(URGENT_PREFIX) and line != SAFE_EXIT_NOTE
+    ]
+    lines = []
+    danger = [SIGNAL_NAMES[s] for s in case.signals if s in SIGNAL_NAMES]
+    if danger:
+        lines.append(URGENT_PREFIX + ", ".join(danger))
+    if "safe_exit" in case.signals:
+        lines.append(SAFE_EXIT_NOTE)
+    lines.extend(previous)
+    lines.extend(line for line in account.splitlines() if line not in previous)
+    return "\n".join(line for line in lines if line)
 
 
 async def open_case(turn: Turn, topic: str, specialty: str, priority: str) -> tuple[Case, bool]:
@@ -90,7 +122,7 @@ async def open_case(turn: Turn, topic: str, specialty: str, priority: str) -> tu
         case.priority = higher(case.priority, priority)
         if case.priority == "urgent":
             case.urgent_at = case.urgent_at or now
-        case.summary = summary(turn) or case.summary
+        case.summary = compose(case, summary(turn))
         case.updated_at = now
         if case.specialty != specialty and case.priority != "urgent":
             case.specialty = specialty
@@ -120,7 +152,7 @@ async def note_safe_exit(turn: Turn) -> None:
     case = await open_case_of(turn)
     if case is not None and "safe_exit" not in case.signals:
         case.signals = sorted({*case.signals, "safe_exit"})
-        case.summary = "\n".join(x for x in (case.summary, SAFE_EXIT_NOTE) if x)
+        case.summary = compose(case, "")
         case.updated_at = utcnow()
 
 
@@ -152,8 +184,6 @@ async def mark_urgent(turn: Turn, signals: tuple[str, ...]) -> Case:
     case.signals = sorted(set(case.signals) | set(signals))
     case.urgent_at = case.urgent_at or now
     case.updated_at = now
-    danger = ", ".join(SIGNAL_NAMES.get(s, s) for s in case.signals)
-    context = summary(turn) if turn.consented else ""
-    case.summary = "\n".join(x for x in (f"СРОЧНО: {danger}", context) if x)
+    case.summary = compose(case, summary(turn))
     await turn.session.flush()
     return case

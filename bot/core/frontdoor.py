@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 
 from bot.core import cases, texts
 from bot.core.services import Services
-from bot.core.textnorm import normalize
+from bot.core.textnorm import normalize, tokens
 from bot.core.triage import Risk, TriageResult, triage
 from bot.core.turn import Turn
 from bot.core.types import Attachment, Button, Incoming, Outcome, Reply
@@ -68,6 +68,8 @@ ATTACHMENT_TEXTS = {
     Attachment.STICKER: texts.ATTACHMENT_STICKER,
     Attachment.VOICE: texts.ATTACHMENT_VOICE,
     Attachment.DOCUMENT: texts.ATTACHMENT_DOCUMENT,
+    Attachment.LOCATION: texts.ATTACHMENT_LOCATION,
+    Attachment.CONTACT: texts.ATTACHMENT_CONTACT,
 }
 
 
@@ -223,10 +225,12 @@ class FrontDoor:
 
     def _persist(self, session: AsyncSession, turn: Turn) -> None:
         now = utcnow()
+        # Events are anonymous: to the hour only, so a timestamp cannot tie one to a family.
+        hour = now.replace(minute=0, second=0, microsecond=0)
         for kind, journey, topic in turn.events:
             session.add(
                 Event(
-                    at=now,
+                    at=hour,
                     kind=kind,
                     journey=journey,
                     topic=topic,
@@ -247,6 +251,8 @@ class FrontDoor:
             message = ATTACHMENT_TEXTS.get(incoming.attachment, texts.ATTACHMENT_OTHER)
             turn.say(turn.t(message), self.engine.current_rows(turn))
         elif incoming.text and incoming.text.strip():
+            if incoming.attachment is not None:  # a caption: say we answer the words only
+                turn.say(turn.t(texts.CAPTION_ONLY))
             await self._text(turn, incoming.text.strip())
         else:
             await self.engine.rerender(turn)
@@ -273,7 +279,11 @@ class FrontDoor:
                 await self._question(turn, text)
         elif (nav := self._typed_nav(turn, text)) is not None:
             await self._payload(turn, payload.nav(nav))
-        elif not await self.engine.answer(turn, text):
+        elif await self.engine.answer(turn, text) or await self.engine.understand(turn, text):
+            return
+        elif not tokens(text):  # only emoji or punctuation: a feeling, not a question
+            self.engine.note(turn, "menu", "no_words")
+        else:
             await self._question(turn, text)
 
     def _typed_nav(self, turn: Turn, text: str) -> str | None:
@@ -293,6 +303,10 @@ class FrontDoor:
                 await self.engine.menu(turn)
             elif ref.action == "back":
                 await self.engine.back(turn)
+            elif turn.conversation.journey == "crisis" and turn.conversation.resume:
+                # "Back to the conversation" after a crisis answer: where they were before it.
+                target, turn.conversation.resume = turn.conversation.resume, None
+                await self.engine.go(turn, "crisis", target)
             else:
                 await self.engine.rerender(turn)
             return
@@ -313,6 +327,8 @@ class FrontDoor:
     async def _question(self, turn: Turn, text: str) -> None:
         result = await self.services.knowledge.search(text[:SEARCH_CHARS])
         long_story = len(text) > LONG_TEXT
+        if not result.answered and turn.noted:
+            return  # the gentle note already offered help; a cold "no answer" would hurt
         if not result.answered:
             turn.event("kb_miss")
             if result.suggest and not long_story:
@@ -364,17 +380,31 @@ class FrontDoor:
     # -- danger -----------------------------------------------------------------
     async def _crisis(self, turn: Turn, risk: TriageResult) -> None:
         node = next((n for signal, n in CRISIS_NODES if signal in risk.signals), "general")
+        answer: list[Reply] = []
+        spec = self.services.book.node(turn.conversation.journey, turn.conversation.node)
+        text = turn.incoming.text
+        if spec and spec.input and spec.input.type == "text" and text and not turn.incoming.edited:
+            # The family was answering a question (often: describing what happens for a
+            # consultant). Keep that answer; danger only goes first.
+            start = len(turn.replies)
+            await self.engine.answer(turn, text.strip())
+            answer = turn.replies[start:]
+            del turn.replies[start:]
         if turn.conversation.journey != "crisis":
-            turn.conversation.resume = turn.position
+            at_consent = turn.position in ("menu:consent", "menu:privacy")
+            if not (at_consent and turn.conversation.resume):  # keep where consent leads
+                turn.conversation.resume = turn.position
         await cases.mark_urgent(turn, risk.signals)
         turn.event("crisis", node)
         await self.engine.enter(turn, "crisis", node)
+        turn.replies.extend(answer)
 
     async def _elevated(self, turn: Turn, risk: TriageResult) -> None:
         node = next((ELEVATED_NODES[s] for s in risk.signals if s in ELEVATED_NODES), None)
         if node is not None:
             turn.event("elevated", risk.signals[0])
             self.engine.note(turn, "crisis", node)
+            turn.noted = True
 
     # -- after sending ------------------------------------------------------------
     async def record_sent(self, incoming: Incoming, message_ids: list[str]) -> None:

@@ -37,6 +37,7 @@ class Turn:
     effects: list[Effect] = field(default_factory=list)
     events: list[tuple[str, str, str]] = field(default_factory=list)
     forgotten: bool = False
+    noted: bool = False  # a gentle note (elevated risk) was already shown this turn
 
     # -- language ---------------------------------------------------------
     def t(self, message: str, **values: Any) -> str:

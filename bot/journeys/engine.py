@@ -19,14 +19,15 @@ from bot.core.types import Button
 from bot.journeys import payload
 from bot.journeys.book import JourneyBook
 from bot.journeys.conditions import evaluate
-from bot.journeys.model import InputSpec, NodeSpec, OptionsSpec
+from bot.journeys.intents import Intents
+from bot.journeys.model import ButtonSpec, InputSpec, NodeSpec, OptionsSpec
 
 log = logging.getLogger(__name__)
 
 MENU = ("menu", "start")
 CONSENT = ("menu", "consent")
 MAX_HOPS = 12
-MAX_TEXT_ANSWER = 1000
+MAX_TEXT_ANSWER = 4000  # as long as a messenger message
 
 _NUMBER_WORDS = {
     "ноль": 0,
@@ -53,6 +54,16 @@ _NUMBER_WORDS = {
     "восемь": 8,
     "девять": 9,
     "десять": 10,
+    "одиннадцать": 11,
+    "двенадцать": 12,
+    "тринадцать": 13,
+    "четырнадцать": 14,
+    "пятнадцать": 15,
+    "шестнадцать": 16,
+    "семнадцать": 17,
+    "восемнадцать": 18,
+    "девятнадцать": 19,
+    "двадцать": 20,
     "one": 1,
     "two": 2,
     "three": 3,
@@ -66,7 +77,8 @@ _NUMBER_WORDS = {
     "none": 0,
     "zero": 0,
 }
-_INT = re.compile(r"-?\d{1,4}")
+_NUMBER = re.compile(r"\d{1,4}(?:\.\d+)?")  # normalize() turns "1,5" into "1.5"
+_HALF_YEARS = {"полгода": 0, "полтора": 1, "полутора": 1}
 _PHONE = re.compile(r"^\+?[\d\s\-()]{10,20}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,24}$")
 _TG_NAME = re.compile(r"^@[A-Za-z0-9_]{5,32}$")
@@ -85,6 +97,7 @@ class Engine:
     def __init__(self, book: JourneyBook, registry: Registry) -> None:
         self.book = book
         self.registry = registry
+        self.intents = Intents(book)
 
     # -- entering nodes -----------------------------------------------------
     async def enter(self, turn: Turn, journey: str, node: str, *, hops: int = 0) -> None:
@@ -247,7 +260,7 @@ class Engine:
             for index, button in enumerate(spec.flat_buttons()):
                 if button.url or not evaluate(button.when, values):
                     continue
-                if _label_key(turn.t(button.label)) == typed or _label_key(button.label) == typed:
+                if typed in self._keys(turn, button):
                     return await self.press(turn, payload.ButtonRef(journey, node, index))
             if spec.options:
                 for option in self.options(turn, spec.options):
@@ -268,13 +281,37 @@ class Engine:
         await self._proceed(turn, journey, spec.input.do, spec.input.args, spec.input.goto)
         return True
 
+    async def understand(self, turn: Turn, text: str) -> bool:
+        """Typed text the current node does not take: an intent or a main-menu topic."""
+        intent = self.intents.match(text)
+        if intent is not None:
+            if intent.spec.set and not self._may_store(turn, intent.spec.set):
+                await self.gate(turn, turn.position)
+                return True
+            for name, value in intent.spec.set.items():
+                turn.set_var(name, value)
+            await self.go(turn, intent.journey, intent.spec.goto)
+            return True
+        spec = self.book.node(*MENU)
+        typed = _label_key(text)
+        if spec is None or not typed:
+            return False
+        for index, button in enumerate(spec.flat_buttons()):
+            if button.goto and typed in self._keys(turn, button):
+                return await self.press(turn, payload.ButtonRef(*MENU, index))
+        return False
+
+    def _keys(self, turn: Turn, button: ButtonSpec) -> set[str]:
+        """What typing presses a button: its label (either language) or an alias."""
+        return {_label_key(text) for text in (turn.t(button.label), button.label, *button.aliases)}
+
     def parse_input(self, spec: InputSpec, text: str) -> Any:
         """Validate a typed answer; raise InputError with a message id filled for the family."""
         text = text.strip()
         if spec.type == "integer":
             lo = spec.min if spec.min is not None else 0
             hi = spec.max if spec.max is not None else 9999
-            number = _parse_int(text)
+            number = _parse_int(text, years=spec.unit == "years")
             if number is None or not lo <= number <= hi:
                 raise InputError(texts.INPUT_NUMBER, min=lo, max=hi)
             return number
@@ -353,7 +390,10 @@ class Engine:
         return await action(turn, args)
 
     def _values(self, turn: Turn) -> dict[str, str]:
-        return {name: turn.show(value) for name, value in turn.vars.items()}
+        """What `{placeholders}` in texts may show: the answers, and the service's facts."""
+        values = {name: turn.show(value) for name, value in turn.vars.items()}
+        values["consultant_hours"] = turn.t(turn.services.settings.consultant_hours)
+        return values
 
     def _render(
         self,
@@ -416,11 +456,24 @@ def _label_key(text: str) -> str:
     return normalize(text)
 
 
-def _parse_int(text: str) -> int | None:
-    match = _INT.search(text)
-    if match:
-        return int(match.group(0))
-    for word in normalize(text).split():
-        if word in _NUMBER_WORDS:
-            return _NUMBER_WORDS[word]
+def _parse_int(text: str, *, years: bool = False) -> int | None:
+    """The first number in the text, in digits or words ("двое детей, старшему 5" → 2).
+
+    For ages (`years`), months count as whole years: "8 месяцев" → 0,
+    "полтора года" → 1.
+    """
+    words = normalize(text).split()
+    for i, word in enumerate(words):
+        if _NUMBER.fullmatch(word):
+            number = int(float(word))
+        elif word in _NUMBER_WORDS:
+            number = _NUMBER_WORDS[word]
+        elif years and word in _HALF_YEARS:
+            return _HALF_YEARS[word]
+        else:
+            continue
+        following = words[i + 1] if i + 1 < len(words) else ""
+        if years and following.startswith(("мес", "month")):
+            return number // 12
+        return number
     return None

@@ -26,9 +26,11 @@ VK_ROW_WIDTH_MAX = 5
 TEXT_MAX = 4096
 RESERVED_JOURNEYS = {"nav", "kb", "go", "error"}
 SYSTEM_VARS = {"_consent", "_resume", "_channel"}
+SYSTEM_PLACEHOLDERS = {"consultant_hours"}  # filled by the engine from settings
 # Nodes the core enters by itself (see bot.core.frontdoor).
 SYSTEM_ENTRIES = (
     "menu:welcome",
+    "menu:no_words",
     "crisis:general",
     "crisis:suicide",
     "crisis:violence",
@@ -138,6 +140,11 @@ class Linter:
             yield Problem(jid, "", f"journey id '{jid}' is reserved for the core")
         if journey.start not in journey.nodes:
             yield Problem(jid, "", f"start node '{journey.start}' does not exist")
+        for i, intent in enumerate(journey.intents):
+            if self.book.resolve(jid, intent.goto) is None:
+                yield Problem(jid, f"intents[{i}]", f"goes to unknown target '{intent.goto}'")
+            for var in sorted(set(intent.set) - self.declared):
+                yield Problem(jid, f"intents[{i}]", f"stores undeclared variable '{var}'")
         for name, node in journey.nodes.items():
             yield from self._node(journey, name, node)
 
@@ -212,6 +219,11 @@ class Linter:
         starts = [f"{MENU[0]}:{MENU[1]}", f"{CONSENT[0]}:{CONSENT[1]}", *SYSTEM_ENTRIES]
         seen: set[tuple[str, str]] = set()
         queue: deque[tuple[str, str]] = deque()
+        for journey in self.book.journeys.values():  # typed requests lead somewhere too
+            for intent in journey.intents:
+                resolved = self.book.resolve(journey.id, intent.goto)
+                if resolved:
+                    queue.append(resolved)
         for start in starts:
             jid, _, first = start.partition(":")
             if self.book.node(jid, first) is None:
@@ -237,7 +249,7 @@ class Linter:
 
     def _translations(self) -> Iterator[Problem]:
         for text in self.book.texts():
-            unknown = set(_PLACEHOLDER.findall(text.text)) - self.declared
+            unknown = set(_PLACEHOLDER.findall(text.text)) - self.declared - SYSTEM_PLACEHOLDERS
             if unknown:
                 yield Problem(
                     text.journey, text.where, f"uses undeclared variables {sorted(unknown)}"

@@ -41,6 +41,7 @@ class ButtonSpec(_Spec):
     set: dict[str, Any] = Field(default_factory=dict)
     url: str | None = None
     when: dict[str, Any] | None = Field(default=None, alias="if")
+    aliases: list[str] = Field(default_factory=list)  # typed words that press it ("да")
 
     @field_validator("when")
     @classmethod
@@ -63,6 +64,7 @@ class InputSpec(_Spec):
     type: Literal["text", "integer", "contact"] = "text"
     min: int | None = None
     max: int | None = None
+    unit: Literal["years"] | None = None  # "8 месяцев" is 0 years, "полтора года" is 1
     error: str | None = None
     goto: str | None = None
     do: str | None = None
@@ -115,6 +117,20 @@ class VarSpec(_Spec):
     personal: bool = True
 
 
+class IntentSpec(_Spec):
+    """Short typed requests understood anywhere ("нужен психолог", "спасибо").
+
+    A phrase matches when every one of its words is in the message (word forms
+    count: the first five letters are compared). `whole` intents (greetings,
+    thanks) match only a message that says nothing else.
+    """
+
+    phrases: list[str] = Field(min_length=1)
+    goto: str
+    set: dict[str, Any] = Field(default_factory=dict)
+    whole: bool = False
+
+
 class JourneySpec(_Spec):
     id: str = Field(pattern=ID_PATTERN)
     title: str
@@ -122,6 +138,7 @@ class JourneySpec(_Spec):
     specialty: Literal["psychologist", "lawyer", "social", "crisis"] = "social"
     start: str
     vars: dict[str, VarSpec] = Field(default_factory=dict)
+    intents: list[IntentSpec] = Field(default_factory=list)
     nodes: dict[str, NodeSpec]
 
     @field_validator("nodes")

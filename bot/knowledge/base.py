@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from bot.knowledge.loader import VERSION_KEY, KnowledgeFiles, load_dictionaries
@@ -67,7 +68,12 @@ class KnowledgeBase:
                         select(KnowledgeEntry.data).where(KnowledgeEntry.published.is_(True))
                     )
                 ).all()
-            entries = [Entry.model_validate(data) for data in rows]
+            entries = []
+            for data in rows:
+                try:
+                    entries.append(Entry.model_validate(data))
+                except ValidationError:  # one broken edit must not take the rest down
+                    log.error("knowledge entry %r is invalid and is skipped", data.get("id"))
             index = await asyncio.to_thread(SearchIndex, entries, self.morph, self.files.synonyms)
             self.entries = {e.id: e for e in entries}
             self.index = index

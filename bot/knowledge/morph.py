@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 STOPWORDS = frozenset(
@@ -38,13 +39,41 @@ def english_stem(word: str) -> str:
     return word
 
 
+# How much a word the knowledge base lacks tells us the question is off-topic,
+# by part of speech (pymorphy3 tags): a missing noun ("визу") says a lot, a verb
+# ("похудеть", "отменили") less, an adverb ("недорого", "ночью") little.
+WEIGHT_BY_POS = {
+    "NOUN": 1.0,
+    "ADJF": 1.0,
+    "ADJS": 1.0,
+    "COMP": 1.0,
+    "PRTF": 1.0,
+    "PRTS": 1.0,
+    "VERB": 0.6,
+    "INFN": 0.6,
+    "GRND": 0.6,
+}
+OTHER_WEIGHT = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    lemmas: tuple[str, ...]  # most likely first; a word can have several readings
+    known: bool  # in the dictionary at all
+    weight: float  # how much the word names the question's topic (1.0: a noun)
+
+    @property
+    def lemma(self) -> str:
+        return self.lemmas[0]
+
+
 class Lemmatizer:
-    """Thread-safe lazy pymorphy3 with a bounded cache of word → lemma."""
+    """Thread-safe lazy pymorphy3 with a bounded cache of word → analysis."""
 
     def __init__(self, cache_size: int = 200_000) -> None:
         self._morph: Any = None
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[str, bool]] = {}
+        self._cache: dict[str, Analysis] = {}
         self._cache_size = cache_size
 
     def _analyzer(self) -> Any:
@@ -56,26 +85,28 @@ class Lemmatizer:
                     self._morph = pymorphy3.MorphAnalyzer()
         return self._morph
 
-    def analyse(self, word: str) -> tuple[str, bool]:
-        """(lemma, known): `known` is False for words the dictionary does not have."""
+    def analyse(self, word: str) -> Analysis:
         cached = self._cache.get(word)
         if cached is not None:
             return cached
         if _CYRILLIC.search(word):
             morph = self._analyzer()
-            parse = morph.parse(word)[0]
-            result = (parse.normal_form.replace("ё", "е"), bool(morph.word_is_known(word)))
+            parses = morph.parse(word)[:3]
+            lemmas = tuple(dict.fromkeys(p.normal_form.replace("ё", "е") for p in parses))
+            known = bool(morph.word_is_known(word))
+            weight = WEIGHT_BY_POS.get(parses[0].tag.POS, OTHER_WEIGHT) if known else 1.0
+            result = Analysis(lemmas, known, weight)
         elif word.isdigit():
-            result = (word, True)
+            result = Analysis((word,), True, 0.0)
         else:
-            result = (english_stem(word), True)
+            result = Analysis((english_stem(word),), True, 1.0)
         if len(self._cache) >= self._cache_size:
             self._cache.clear()
         self._cache[word] = result
         return result
 
     def lemma(self, word: str) -> str:
-        return self.analyse(word)[0]
+        return self.analyse(word).lemma
 
 
 lemmatizer = Lemmatizer()

@@ -65,6 +65,7 @@ class SearchResult:
 class _Concept:
     word: str
     terms: dict[str, float] = field(default_factory=dict)  # term -> confidence
+    weight: float = 1.0  # how much the word names the topic (nouns 1.0, adverbs less)
 
 
 class SearchIndex:
@@ -124,20 +125,24 @@ class SearchIndex:
         concepts: list[_Concept] = []
         seen: set[str] = set()
         for word in tokens(text)[: MAX_QUERY_TOKENS * 3]:
-            if word in STOPWORDS or word in seen or (len(word) < 2 and not word.isdigit()):
+            # Numbers ("2 детей", "до 3 лет") qualify a question; they are not its topic.
+            if word in STOPWORDS or word in seen or len(word) < 2 or _is_number(word):
                 continue
             seen.add(word)
             concept = _Concept(word)
-            lemma, known = self.lemmatizer.analyse(word)
-            for alternative in (word, lemma):
+            analysis = self.lemmatizer.analyse(word)
+            concept.weight = analysis.weight
+            for alternative in (word, *analysis.lemmas):
                 for term in self.synonyms.get(alternative, ()):
                     concept.terms.setdefault(term, 1.0)
-            if lemma in self.idf:
-                concept.terms[lemma] = 1.0
+            indexed = [lemma for lemma in analysis.lemmas if lemma in self.idf]
+            if indexed:  # any reading the knowledge base knows ("капитале" → "капитал")
+                for lemma in indexed:
+                    concept.terms[lemma] = 1.0
             elif word in self.surface:
                 for term in self.surface[word]:
                     concept.terms[term] = 1.0
-            elif not concept.terms and (not known or not _is_cyrillic(word)):
+            elif not concept.terms and (not analysis.known or not _is_cyrillic(word)):
                 for term in self._fuzzy(word):
                     concept.terms.setdefault(term, FUZZY_PENALTY)
             concepts.append(concept)
@@ -174,7 +179,9 @@ class SearchIndex:
         for concept in concepts:
             weight = max((self.idf[t] for t in concept.terms if t in self.idf), default=None)
             if weight is None:
-                total += self.max_idf  # a word we know nothing about: the query is off-topic
+                # A topic we know nothing about makes the query off-topic ("визу в США");
+                # an unindexed verb or adverb ("отменили", "ночью") only dilutes it.
+                total += self.max_idf * concept.weight
                 continue
             total += weight
             best: dict[int, float] = {}
@@ -214,6 +221,10 @@ class SearchIndex:
         answered = relevant and named_share >= ANSWER_STRONG and covered[top] >= ANSWER_EVIDENCE
         suggest = not answered and relevant and named_share >= ANSWER_STRONG
         return SearchResult(matches, answered, round(coverage, 4), suggest)
+
+
+def _is_number(word: str) -> bool:
+    return word.replace(".", "", 1).isdigit()
 
 
 def _is_cyrillic(word: str) -> bool:

@@ -243,3 +243,29 @@ async def test_web_chat_in_chromium(web: WebChat) -> None:
             assert errors == []
         finally:
             await browser.close()
+
+
+async def test_forget_tells_the_page_to_drop_everything(client: httpx.AsyncClient) -> None:
+    token, _ = await start(client)
+    response = await client.post(
+        "/api/chat/send", json={"text": "/forget"}, headers={"X-Chat-Token": token}
+    )
+    assert {"type": "forget"} in response.json()["effects"]
+
+
+async def test_huge_bodies_are_refused_before_reading(client: httpx.AsyncClient) -> None:
+    token, _ = await start(client)
+    big = b'{"text": "' + b"a" * 200_000 + b'"}'
+    response = await client.post(
+        "/api/chat/send",
+        content=big,
+        headers={"X-Chat-Token": token, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+
+
+async def test_language_follows_the_browser(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/chat/start", json={"token": None}, headers={"Accept-Language": "en-GB,en;q=0.9"}
+    )
+    assert response.json()["language"] == "en"

@@ -1,7 +1,9 @@
 """Crisis triage and the text normalisation under it.
 
 The labelled messages live in ``phrases_triage.tsv`` next to this file (text, risk,
-signal); the CLI demo and the benchmark read the same file.
+signal); the CLI demo and the benchmark read the same file. ``phrases_triage_holdout.tsv``
+holds messages written without looking at the lexicon (there «a|b» in the signal column
+means either signal is right).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bot.core.textnorm import normalize, tokens
 from bot.core.triage import SIGNALS, Risk, TriageResult, triage
 
 PHRASES_FILE = Path(__file__).with_name("phrases_triage.tsv")
+HOLDOUT_FILE = Path(__file__).with_name("phrases_triage_holdout.tsv")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,9 +28,9 @@ class Labelled:
     signal: str  # "" for everyday text
 
 
-def _load() -> list[Labelled]:
+def _load(path: Path = PHRASES_FILE) -> list[Labelled]:
     cases = []
-    for number, raw in enumerate(PHRASES_FILE.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not raw.strip() or raw.startswith("#"):
             continue
         text, risk, signal = raw.split("\t")
@@ -38,10 +41,15 @@ def _load() -> list[Labelled]:
 LABELLED = _load()
 DANGER = [c for c in LABELLED if c.signal]
 EVERYDAY = [c for c in LABELLED if not c.signal]
+HOLDOUT = _load(HOLDOUT_FILE)
 
 
 def _case_id(case: Labelled) -> str:
     return f"tsv{case.line}"
+
+
+def _holdout_id(case: Labelled) -> str:
+    return f"holdout{case.line}"
 
 
 # --- the labelled set -------------------------------------------------------------
@@ -69,6 +77,32 @@ def test_danger_is_caught(case: Labelled) -> None:
 @pytest.mark.parametrize("case", EVERYDAY, ids=_case_id)
 def test_everyday_text_raises_no_alarm(case: Labelled) -> None:
     assert triage(case.text) == TriageResult(Risk.NONE, ()), case.text
+
+
+# --- the held-out set ------------------------------------------------------------------
+
+
+def test_holdout_set_is_large_and_apart() -> None:
+    assert len(HOLDOUT) >= 120
+    assert sum(c.risk is Risk.URGENT for c in HOLDOUT) >= 60
+    assert sum(c.risk is Risk.NONE for c in HOLDOUT) >= 40
+    texts = [c.text for c in HOLDOUT]
+    assert len(texts) == len(set(texts)), "duplicate phrases in the held-out TSV"
+    assert not set(texts) & {c.text for c in LABELLED}, "a held-out phrase is in the main TSV"
+    for case in HOLDOUT:
+        options = case.signal.split("|") if case.signal else []
+        assert all(SIGNALS[s] is case.risk for s in options), case
+        assert bool(options) is (case.risk is not Risk.NONE), case
+
+
+@pytest.mark.parametrize("case", HOLDOUT, ids=_holdout_id)
+def test_holdout(case: Labelled) -> None:
+    result = triage(case.text)
+    if not case.signal:
+        assert result == TriageResult(Risk.NONE, ()), (case.text, result)
+        return
+    assert result.risk is case.risk, (case.text, result)
+    assert set(case.signal.split("|")) & set(result.signals), (case.text, result)
 
 
 # --- the result type ----------------------------------------------------------------
@@ -219,11 +253,90 @@ def test_events_long_past_are_weaker(text: str, signals: tuple[str, ...]) -> Non
         ("не\u200bхочу жить", "suicide"),  # reads «нехочу жить», as people also type it
         ("немогу больше так жить", "distress"),
         ("покончу-с-собой", "suicide"),
+        ("нехочу жыть", "suicide"),  # glued «не», «жы»
+        ("хачу умиреть", "suicide"),
+        ("муш бьет", "violence_now"),
+        ("муж изьбивает", "violence_now"),
+        ("ne hochu zhit", "suicide"),  # Russian in Latin letters
+        ("muzh b'et menya", "violence_now"),
+        ("Muzh bet menya, pomogite", "violence_now"),
         ("отош\u00adли воды", "pregnancy_emergency"),  # a soft hyphen inside a word
     ],
 )
 def test_obfuscated_and_sloppy_spelling(text: str, signal: str) -> None:
     assert signal in triage(text).signals, triage(text)
+
+
+# --- context: talking about a subject, other people, a child writing -------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "risk"),
+    [
+        ("фильм про самоубийство подростка", Risk.NONE),
+        ("Фонд профилактики суицида", Risk.NONE),
+        ("думаю о суициде", Risk.URGENT),
+        ("сын говорит о суициде, как с ним говорить", Risk.URGENT),
+        ("Я юрист, помогаю жертвам абьюза", Risk.NONE),
+        ("муж абьюзер", Risk.ELEVATED),
+        ("Центр помощи семьям, где отец пьёт и бьёт", Risk.NONE),
+        ("фонд помощи женщинам, которых бьют, меня тоже бьёт муж", Risk.URGENT),
+    ],
+)
+def test_talking_about_a_subject_is_not_living_it(text: str, risk: Risk) -> None:
+    assert triage(text).risk is risk, triage(text)
+
+
+def test_a_child_reporting_violence_is_a_child_in_danger() -> None:
+    assert triage("мне 14, отчим бьёт").signals == ("child_danger", "violence_now")
+    assert triage("мне 34, муж бьёт").signals == ("violence_now",)
+    assert triage("мне 15 дней до родов, муж бьёт").signals == ("violence_now",)
+
+
+@pytest.mark.parametrize(
+    ("text", "risk"),
+    [
+        ("помогите", Risk.ELEVATED),
+        ("ПОМОГИТЕ ПОЖАЛУЙСТА СРОЧНО!!!", Risk.ELEVATED),
+        ("SOS", Risk.ELEVATED),
+        ("help me please", Risk.ELEVATED),
+        ("помогите с пособием", Risk.NONE),
+        ("бьют", Risk.URGENT),
+        ("меня опять бьют, помогите", Risk.URGENT),
+        ("часы бьют полночь", Risk.NONE),
+    ],
+)
+def test_a_bare_cry(text: str, risk: Risk) -> None:
+    assert triage(text).risk is risk, triage(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "risk"),
+    [
+        ("муж выгнал меня с детьми на улицу", Risk.ELEVATED),
+        ("муж выгнал меня с детьми на улицу ночью", Risk.URGENT),
+        ("я беременна, муж выгнал на улицу", Risk.URGENT),
+        ("я беременна и меня выгнали", Risk.ELEVATED),
+    ],
+)
+def test_thrown_out_into_the_cold_or_pregnant(text: str, risk: Risk) -> None:
+    assert triage(text).risk is risk, triage(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "risk"),
+    [
+        ("у ребенка температура 40.5 и он вялый", Risk.URGENT),  # a decimal
+        ("у ребенка температура 39 и он вялый", Risk.NONE),
+        ("сегодня последний день, я решила", Risk.URGENT),  # «$»: the end of the message
+        ("сегодня последний день, я решила подать документы", Risk.NONE),
+        ("отчим трогает мою дочь", Risk.URGENT),  # any word order
+        ("мою дочь трогает отчим", Risk.URGENT),
+        ("отчим мою дочь не трогает", Risk.NONE),
+    ],
+)
+def test_notation(text: str, risk: Risk) -> None:
+    assert triage(text).risk is risk, triage(text)
 
 
 # --- long messages --------------------------------------------------------------------
@@ -288,6 +401,19 @@ def test_danger_buried_in_a_long_message(sentence: str, signal: str) -> None:
     result = triage(text)
     assert signal in result.signals, result
     assert result.risk is SIGNALS[signal]
+
+
+def test_english_is_not_read_as_translit() -> None:
+    assert triage("how to talk to teens about suicide prevention") == TriageResult(Risk.NONE, ())
+    assert triage("I want to die").signals == ("suicide",)
+    assert triage("she wants to kill herself").signals == ("suicide",)
+    assert triage("privet, kak poluchit posobie") == TriageResult(Risk.NONE, ())
+
+
+def test_translit_buried_in_a_long_message() -> None:
+    filler = ("my s muzhem i detmi zhivem v Mahachkale, nuzhna spravka dlya posobiya. " * 80)[:4900]
+    assert triage(filler) == TriageResult(Risk.NONE, ())
+    assert "suicide" in triage(filler + " ya ne hochu zhit").signals
 
 
 def test_danger_at_either_end_of_a_long_message() -> None:

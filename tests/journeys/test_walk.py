@@ -31,6 +31,7 @@ ENTERED_BY_CORE = {
     "crisis:medical",
     "crisis:violence",
     "menu:welcome",
+    "menu:no_words",
 }
 
 
@@ -86,6 +87,12 @@ async def test_every_node_is_reachable_and_nothing_breaks(
 
     await family.send("/start")
     learn(family.node)
+    # Typed requests lead somewhere too: say each intent's first phrase once.
+    for journey in book.journeys.values():
+        for intent in journey.intents:
+            await family.send(intent.phrases[0])
+            learn(family.node)
+            await settle()
     presses = 0
     while (queue or last) and presses < 3000:
         node, data = queue.popleft() if queue else last.popleft()

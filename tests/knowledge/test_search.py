@@ -12,7 +12,11 @@ from bot.knowledge.morph import lemmatizer
 from bot.knowledge.search import SearchIndex
 
 ROOT = Path(__file__).resolve().parents[2]
-QUESTIONS = yaml.safe_load((Path(__file__).parent / "questions.yaml").read_text(encoding="utf-8"))
+HERE = Path(__file__).parent
+QUESTIONS = yaml.safe_load((HERE / "questions.yaml").read_text(encoding="utf-8"))
+# Written before the content was tuned, and not tuned to afterwards: how search
+# does on questions nobody optimised for. `known:` marks documented limits.
+HOLDOUT = yaml.safe_load((HERE / "questions_holdout.yaml").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -21,12 +25,21 @@ def index() -> SearchIndex:
     return SearchIndex(files.entries, lemmatizer, files.synonyms)
 
 
-def test_the_question_set_is_substantial() -> None:
+def test_the_question_sets_are_substantial() -> None:
     answerable = [q for q in QUESTIONS if q["expect"]]
     assert len(answerable) >= 100 and len(QUESTIONS) - len(answerable) >= 25
+    assert len(HOLDOUT) >= 100
 
 
-@pytest.mark.parametrize("case", QUESTIONS, ids=[q["q"][:40] for q in QUESTIONS])
+CASES = [
+    pytest.param(q, id=q["q"][:40], marks=[pytest.mark.xfail(reason=q["known"], strict=True)])
+    if q.get("known")
+    else pytest.param(q, id=q["q"][:40])
+    for q in QUESTIONS + HOLDOUT
+]
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_question(index: SearchIndex, case: dict) -> None:  # type: ignore[type-arg]
     result = index.search(case["q"])
     top = result.matches[0].id if result.matches else None

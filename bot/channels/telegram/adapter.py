@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_RETRIES = 3
+ALBUMS_REMEMBERED = 1000
 TRANSIENT_PAUSE = 1.0  # seconds, times the attempt number
 DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
 
@@ -78,9 +79,32 @@ def _attachment(message: Message) -> Attachment | None:
     return None
 
 
+# Things a person sends; anything else in a private chat is a service message
+# (a pinned message, an auto-delete timer change…) that needs no answer.
+USER_CONTENT = (
+    "text",
+    "caption",
+    "photo",
+    "sticker",
+    "voice",
+    "audio",
+    "video",
+    "video_note",
+    "animation",
+    "document",
+    "location",
+    "venue",
+    "contact",
+    "poll",
+    "dice",
+    "game",
+    "story",
+)
+
+
 def incoming_from_message(message: Message, *, edited: bool = False) -> Incoming | None:
     user = message.from_user
-    if user is None:
+    if user is None or not any(getattr(message, name, None) for name in USER_CONTENT):
         return None
     attachment = _attachment(message)
     text = message.text or message.caption
@@ -110,6 +134,7 @@ class TelegramChannel:
         self.dispatcher.errors.register(self._on_error)
         self.poller = Poller(bot, self.dispatcher, self.allowed_updates())
         self.webhook_set = False
+        self._albums: dict[str, None] = {}  # recent media group ids, oldest first
 
     @property
     def status(self) -> str:
@@ -126,6 +151,13 @@ class TelegramChannel:
         return router
 
     async def _on_message(self, message: Message) -> None:
+        if message.media_group_id and not message.caption:
+            # An album arrives as one message per photo: answer it once.
+            if message.media_group_id in self._albums:
+                return
+            self._albums[message.media_group_id] = None
+            while len(self._albums) > ALBUMS_REMEMBERED:
+                self._albums.pop(next(iter(self._albums)))
         incoming = incoming_from_message(message)
         if incoming is not None:
             await self.serve(incoming)

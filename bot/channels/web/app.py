@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import html
+import json
 import logging
 import secrets
 import time
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TEXT = 4000
 MAX_PAYLOAD = 64
+MAX_BODY = 32 * 1024  # bytes: a 4,000-character message is at most ~16 KB of JSON
 POLL_SECONDS = 25.0
 
 
@@ -60,6 +62,9 @@ def effects_json(outcome: Outcome, settings: Settings) -> list[dict[str, Any]]:
             out.append({"type": "safe_exit", "redirect": effect.value or settings.web_exit_url})
         elif effect.kind is EffectKind.LANGUAGE:
             out.append({"type": "language", "language": effect.value})
+        elif effect.kind is EffectKind.FORGET:
+            # The page drops its token and clears what it shows (the reply stays).
+            out.append({"type": "forget"})
     return out
 
 
@@ -179,8 +184,18 @@ class WebChat:
 
     # -- API --------------------------------------------------------------------
     async def _json(self, request: Request) -> dict[str, Any] | Response:
+        """The request body as an object, read no further than MAX_BODY bytes."""
+        too_big = JSONResponse({"error": "request too large"}, status_code=413)
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+            return too_big
+        raw = bytearray()
+        async for chunk in request.stream():
+            raw.extend(chunk)
+            if len(raw) > MAX_BODY:
+                return too_big
         try:
-            body = await request.json()
+            body = json.loads(raw)
         except ValueError:
             return JSONResponse({"error": "invalid JSON"}, status_code=400)
         if not isinstance(body, dict):
@@ -221,6 +236,7 @@ class WebChat:
         if limited := self._limited(request, token):
             return limited
         language = body.get("language") if isinstance(body.get("language"), str) else None
+        language = language or _accept_language(request)
         if token is None:
             token = secrets.token_urlsafe(24)
             incoming = self._incoming(token, text="/start", language=language)
@@ -241,11 +257,11 @@ class WebChat:
         if isinstance(data, str) and data:
             if len(data) > MAX_PAYLOAD:
                 return JSONResponse({"error": "payload too long"}, status_code=400)
-            incoming = self._incoming(token, payload=data)
+            incoming = self._incoming(token, payload=data, language=_accept_language(request))
         elif isinstance(text, str) and text.strip():
             if len(text) > MAX_TEXT:
                 return JSONResponse({"error": "text too long"}, status_code=413)
-            incoming = self._incoming(token, text=text)
+            incoming = self._incoming(token, text=text, language=_accept_language(request))
         else:
             return JSONResponse({"error": "text or payload required"}, status_code=400)
         return self._response(await self._turn(incoming))
@@ -254,6 +270,8 @@ class WebChat:
         token = request.headers.get("x-chat-token", "")
         if not (20 <= len(token) <= 100):
             return JSONResponse({"error": "unknown token"}, status_code=401)
+        if limited := self._limited(request, None):
+            return limited
         after = request.query_params.get("after")
         try:
             # No cursor: the page has just opened — only what arrives from now on.
@@ -299,6 +317,13 @@ class WebChat:
             Route("/api/chat/updates", self.updates),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
+
+
+def _accept_language(request: Request) -> str | None:
+    """The browser's first language ("en-GB,en;q=0.9" → "en-GB"), a hint for new families."""
+    header = request.headers.get("accept-language", "")
+    first = header.split(",", 1)[0].split(";", 1)[0].strip()
+    return first or None
 
 
 def build_app(chat: WebChat, extra: list[Route | Mount] | None = None) -> Starlette:

@@ -902,7 +902,12 @@
         if (!fx || typeof fx !== 'object') return;
         if (fx.type === 'clear') clearTranscript();
         else if (fx.type === 'language') setLanguage(fx.language);
-        else if (fx.type === 'forget') storageSet(null);
+        else if (fx.type === 'forget') {
+          // Data deleted: forget the token and what the page shows; the reply stays.
+          storageSet(null);
+          state.token = null;
+          clearTranscript();
+        }
       });
       if (typeof data.language === 'string') setLanguage(data.language);
       renderMessages(data.messages, opts);
