@@ -177,6 +177,8 @@ async def serve(settings: Settings, *, migrate: bool = True) -> None:
         log_level="warning",
         access_log=False,
         lifespan="off",
+        proxy_headers=True,  # the real visitor address, for the web chat's rate limits
+        forwarded_allow_ips=settings.web_trusted_proxies,
     )
     server = uvicorn.Server(config)
     loop = asyncio.get_running_loop()

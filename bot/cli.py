@@ -222,6 +222,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_cases(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
+    from bot.core.cases import card
     from bot.storage.db import Database
     from bot.storage.models import Case
 
@@ -245,7 +246,7 @@ def cmd_cases(args: argparse.Namespace, settings: Settings) -> int:
             f"#{case.id} [{case.priority}] {case.status} {when} {case.topic} → {case.specialty} "
             f"({case.channel}, {case.language})"
         )
-        for line in case.summary.splitlines():
+        for line in card(case):
             print(f"    {line}")
     if not cases:
         print("no open cases")

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         description="Space-separated origins allowed to embed the chat in an iframe ('*' = any).",
     )
     web_rate_per_minute: int = 30
+    web_trusted_proxies: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For is believed (comma-separated IPs, or *)",
+    )
 
     # Telegram
     telegram_token: str | None = None

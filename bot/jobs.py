@@ -7,11 +7,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import and_, delete, or_
+from sqlalchemy import and_, delete, or_, select
 
+from bot.core.cases import OPEN_STATUSES
 from bot.core.frontdoor import purge_old_message_ids
 from bot.core.services import Services
-from bot.storage.models import Family
+from bot.storage.models import Case, Family
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,16 @@ async def apply_retention(services: Services) -> int:
     now = datetime.now(UTC)
     quiet_no_consent = now - timedelta(days=settings.retention_days_without_consent)
     quiet = now - timedelta(days=settings.retention_days)
+    # A family whose case is still waiting is never swept: someone must answer it first.
+    waiting = select(Case.family_id).where(Case.status.in_(OPEN_STATUSES))
     async with services.db.session() as session:
         result = await session.execute(
             delete(Family).where(
                 or_(
                     and_(Family.consent_at.is_(None), Family.last_seen_at < quiet_no_consent),
                     Family.last_seen_at < quiet,
-                )
+                ),
+                Family.id.not_in(waiting),
             )
         )
     removed = int(getattr(result, "rowcount", 0) or 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from bot.actions.registry import ActionResult, registry
 from bot.core import cases
@@ -20,9 +20,10 @@ DELETE_WINDOW_HOURS = 48
 async def safe_exit(turn: Turn, args: dict[str, Any]) -> ActionResult:
     """Delete this chat's recent messages (both sides) and say nothing more.
 
-    The channel adapter does the deleting (Telegram: deleteMessages; web: the
-    page clears itself and leaves for a neutral site). The position returns to
-    the menu so the next person to open the chat sees nothing of the journey.
+    The channel adapter does the deleting (Telegram: deleteMessages, then it
+    forgets the ids it deleted; web: the page clears itself and leaves for a
+    neutral site). The position returns to the menu so the next person to open
+    the chat sees nothing of the journey.
     """
     session = turn.session
     cutoff = datetime.now(UTC).timestamp() - DELETE_WINDOW_HOURS * 3600
@@ -34,7 +35,8 @@ async def safe_exit(turn: Turn, args: dict[str, Any]) -> ActionResult:
         )
     ).all()
     ids = tuple(m for m, sent_at in rows if sent_at.timestamp() >= cutoff)
-    await session.execute(delete(ChatMessage).where(ChatMessage.identity_id == turn.identity.id))
+    # The ids stay recorded until the channel confirms each deletion, so pressing
+    # the button again retries whatever a passing fault left behind.
     await cases.note_safe_exit(turn)
     turn.conversation.journey, turn.conversation.node = "menu", "start"
     turn.conversation.stack = []

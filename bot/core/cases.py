@@ -1,7 +1,8 @@
 """Cases (обращения): a family's request for a person, with what they already told us.
 
-One open case per family: a second request updates it (and may raise its
-priority) rather than queueing the family twice.
+One open case per family and specialty: a second request for the same
+specialist adds to it (and may raise its priority) instead of queueing twice;
+danger goes to the family's crisis case, urgent.
 """
 
 from __future__ import annotations
@@ -48,10 +49,12 @@ VALUE_NAMES = {
     "lawyer": "юрист",
     "social": "социальный консультант",
     "crisis": "кризисный специалист",
+    "organisation": "организация",
+    "partner": "бизнес-партнёр",
+    "volunteer": "волонтёр",
 }
 
 
-URGENT_PREFIX = "СРОЧНО: "
 SAFE_EXIT_NOTE = (
     "Семья нажала «Быстрый выход» (чат удалён): не пишите первыми — переписку могут увидеть."
 )
@@ -65,18 +68,26 @@ def forget_choices(turn: Turn) -> None:
     turn.conversation.vars = {k: v for k, v in turn.vars.items() if k not in CASE_CHOICES}
 
 
-async def open_case_of(turn: Turn) -> Case | None:
-    return await turn.session.scalar(
+async def open_case_of(turn: Turn, specialty: str | None = None) -> Case | None:
+    """The family's open case (for one specialty, if given), newest first."""
+    query = (
         select(Case)
         .where(Case.family_id == turn.family.id)
         .where(Case.status.in_(OPEN_STATUSES))
-        .order_by(Case.created_at.desc())
+        .order_by(Case.created_at.desc(), Case.id.desc())
         .limit(1)
     )
+    if specialty is not None:
+        query = query.where(Case.specialty == specialty)
+    return await turn.session.scalar(query)
 
 
 def summary(turn: Turn) -> str:
-    """What the family already told the bot, so they never have to repeat it."""
+    """What the family already told the bot, so they never have to repeat it.
+
+    Without consent only what says nothing about the family (where they were,
+    whom they asked for) is included.
+    """
     book = turn.services.book
     journey = book.journeys.get(turn.conversation.journey)
     lines = []
@@ -92,48 +103,38 @@ def summary(turn: Turn) -> str:
     return "\n".join(lines)
 
 
-def compose(case: Case, account: str) -> str:
-    """The case card: danger and safe-exit warnings first, then the family's account.
+def merge(previous: str, account: str) -> str:
+    """Add what is new in `account` to the case's text; nothing said earlier is lost."""
+    lines = previous.splitlines()
+    lines.extend(line for line in account.splitlines() if line and line not in lines)
+    return "\n".join(lines)
 
-    Rebuilt on every change so a later update can never wipe the warnings, and
-    merged so nothing the family said earlier is lost.
+
+def card(case: Case) -> list[str]:
+    """The case as a consultant reads it: warnings (from signals) first, then the account.
+
+    Warnings live in `signals`, never in the text, so nothing the family writes
+    can imitate or erase them.
     """
-    previous = [
-        line
-        for line in case.summary.splitlines()
-        if not line.startswith(URGENT_PREFIX) and line != SAFE_EXIT_NOTE
-    ]
     lines = []
     danger = [SIGNAL_NAMES[s] for s in case.signals if s in SIGNAL_NAMES]
     if danger:
-        lines.append(URGENT_PREFIX + ", ".join(danger))
+        lines.append("СРОЧНО: " + ", ".join(danger))
     if "safe_exit" in case.signals:
         lines.append(SAFE_EXIT_NOTE)
-    lines.extend(previous)
-    lines.extend(line for line in account.splitlines() if line not in previous)
-    return "\n".join(line for line in lines if line)
+    lines.extend(case.summary.splitlines())
+    return lines
 
 
-async def open_case(turn: Turn, topic: str, specialty: str, priority: str) -> tuple[Case, bool]:
-    """Create the family's case, or update the open one; returns (case, created)."""
+def _new_case(turn: Turn, topic: str, specialty: str, priority: str) -> Case:
     now = utcnow()
-    case = await open_case_of(turn)
-    if case is not None:
-        case.priority = higher(case.priority, priority)
-        if case.priority == "urgent":
-            case.urgent_at = case.urgent_at or now
-        case.summary = compose(case, summary(turn))
-        case.updated_at = now
-        if case.specialty != specialty and case.priority != "urgent":
-            case.specialty = specialty
-        return case, False
-    case = Case(
+    return Case(
         family_id=turn.family.id,
         topic=topic,
         specialty=specialty,
         priority=priority,
         status="new",
-        summary=summary(turn),
+        summary="",
         signals=[],
         channel=turn.incoming.channel.value,
         language=turn.language,
@@ -141,49 +142,58 @@ async def open_case(turn: Turn, topic: str, specialty: str, priority: str) -> tu
         updated_at=now,
         urgent_at=now if priority == "urgent" else None,
     )
-    turn.session.add(case)
+
+
+async def open_case(turn: Turn, topic: str, specialty: str, priority: str) -> tuple[Case, bool]:
+    """Open a case for this specialty, or add to the family's open one; (case, created).
+
+    One open case per specialty: a question for a lawyer and one for a
+    psychologist wait in their own queues, and asking twice never queues twice.
+    """
+    case = await open_case_of(turn, specialty)
+    created = case is None
+    if case is None:
+        case = _new_case(turn, topic, specialty, priority)
+        turn.session.add(case)
+        turn.event("case", topic)
+    else:
+        case.priority = higher(case.priority, priority)
+        case.updated_at = utcnow()
+        if case.priority == "urgent":
+            case.urgent_at = case.urgent_at or case.updated_at
+    case.summary = merge(case.summary, summary(turn))
     await turn.session.flush()
-    turn.event("case", topic)
-    return case, True
+    return case, created
 
 
 async def note_safe_exit(turn: Turn) -> None:
-    """The family wiped the chat: the consultant must not write first into it."""
-    case = await open_case_of(turn)
-    if case is not None and "safe_exit" not in case.signals:
-        case.signals = sorted({*case.signals, "safe_exit"})
-        case.summary = compose(case, "")
-        case.updated_at = utcnow()
+    """The family wiped the chat: consultants must not write first into it."""
+    query = (
+        select(Case).where(Case.family_id == turn.family.id).where(Case.status.in_(OPEN_STATUSES))
+    )
+    for case in (await turn.session.scalars(query)).all():
+        if "safe_exit" not in case.signals:
+            case.signals = sorted({*case.signals, "safe_exit"})
+            case.updated_at = utcnow()
 
 
 async def mark_urgent(turn: Turn, signals: tuple[str, ...]) -> Case:
-    """A crisis message makes the family's case urgent (created if need be).
+    """A crisis message: the family's crisis case, urgent, first in the queue.
 
     Kept even without consent: protecting life is a lawful ground on its own
-    (152-FZ art. 6 p. 1.6). Only the kind of danger is stored, never the text.
+    (152-FZ art. 6 p. 1.6). Only the kind of danger is stored, never the text;
+    with consent, what the family told the bot goes with it.
     """
-    case = await open_case_of(turn)
-    now = utcnow()
+    case = await open_case_of(turn, "crisis")
     if case is None:
-        case = Case(
-            family_id=turn.family.id,
-            topic="crisis",
-            specialty="crisis",
-            priority="urgent",
-            status="new",
-            summary="",
-            signals=[],
-            channel=turn.incoming.channel.value,
-            language=turn.language,
-            created_at=now,
-        )
+        case = _new_case(turn, "crisis", "crisis", "urgent")
         turn.session.add(case)
         turn.event("case", "crisis")
+    now = utcnow()
     case.priority = "urgent"
-    case.specialty = "crisis"
     case.signals = sorted(set(case.signals) | set(signals))
     case.urgent_at = case.urgent_at or now
     case.updated_at = now
-    case.summary = compose(case, summary(turn))
+    case.summary = merge(case.summary, summary(turn))
     await turn.session.flush()
     return case

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
@@ -26,7 +29,7 @@ from bot.core.turn import Turn
 from bot.core.types import Attachment, Button, Incoming, Outcome, Reply
 from bot.journeys import payload
 from bot.knowledge.render import entry_card
-from bot.storage.models import ChatMessage, Conversation, Event, Family, Identity, utcnow
+from bot.storage.models import ChatMessage, Conversation, EventCount, Family, Identity, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ ELEVATED_NODES = {
     "addiction": "elevated_distress",
 }
 COMMANDS = ("start", "menu", "help", "forget")
+# Where buttons the core adds may lead (`go.<key>`); nothing else can be forged.
+GO_TARGETS = {"person": "person", "hotlines": "menu:hotlines"}
 NAV_WORDS = {
     "меню": "menu",
     "главное меню": "menu",
@@ -157,7 +162,7 @@ class FrontDoor:
                 if risk.risk is Risk.ELEVATED:
                     await self._elevated(turn, risk)
                 await self._route(turn)
-            self._persist(session, turn)
+            await self._persist(session, turn)
         return Outcome(turn.replies, turn.effects, turn.language)
 
     # -- identity ---------------------------------------------------------------
@@ -223,21 +228,10 @@ class FrontDoor:
             )
         return turn
 
-    def _persist(self, session: AsyncSession, turn: Turn) -> None:
+    async def _persist(self, session: AsyncSession, turn: Turn) -> None:
         now = utcnow()
-        # Events are anonymous: to the hour only, so a timestamp cannot tie one to a family.
-        hour = now.replace(minute=0, second=0, microsecond=0)
-        for kind, journey, topic in turn.events:
-            session.add(
-                Event(
-                    at=hour,
-                    kind=kind,
-                    journey=journey,
-                    topic=topic,
-                    channel=turn.incoming.channel.value,
-                    language=turn.language,
-                )
-            )
+        if turn.events:
+            await count_events(session, turn, now)
         if not turn.forgotten:
             turn.family.last_seen_at = now
             turn.conversation.updated_at = now
@@ -303,15 +297,21 @@ class FrontDoor:
                 await self.engine.menu(turn)
             elif ref.action == "back":
                 await self.engine.back(turn)
-            elif turn.conversation.journey == "crisis" and turn.conversation.resume:
+            elif (
+                ref.action == "here"
+                and turn.conversation.journey == "crisis"
+                and (turn.conversation.resume)
+            ):
                 # "Back to the conversation" after a crisis answer: where they were before it.
                 target, turn.conversation.resume = turn.conversation.resume, None
                 await self.engine.go(turn, "crisis", target)
             else:
                 await self.engine.rerender(turn)
             return
-        if isinstance(ref, payload.GoRef) and ref.journey in self.services.book.journeys:
-            await self.engine.go(turn, ref.journey, ref.journey)
+        # Only journeys a family may start from a button the core adds; crisis
+        # screens appear on danger, never from a (possibly forged) payload.
+        if isinstance(ref, payload.GoRef) and ref.journey in GO_TARGETS:
+            await self.engine.go(turn, "menu", GO_TARGETS[ref.journey])
             return
         if isinstance(ref, payload.KnowledgeRef):
             self._show_entry(turn, ref.entry_id)
@@ -333,12 +333,11 @@ class FrontDoor:
             turn.event("kb_miss")
             if result.suggest and not long_story:
                 ids = [m.id for m in result.matches]
-                turn.say(
-                    turn.t(texts.SUGGESTIONS), self._after_answer(turn, ids), node="kb:suggest"
-                )
+                rows = self._after_answer(turn, ids, missed=True)
+                turn.say(turn.t(texts.SUGGESTIONS), rows, node="kb:suggest")
                 return
             message = texts.LONG_MESSAGE if long_story else texts.NO_ANSWER
-            turn.say(turn.t(message), self._after_answer(turn, ()))
+            turn.say(turn.t(message), self._after_answer(turn, (), missed=True))
             return
         turn.event("kb_hit", result.matches[0].id)
         if long_story:
@@ -357,7 +356,9 @@ class FrontDoor:
         )
         turn.say(card, self._after_answer(turn, others), node=f"kb:{entry.id}")
 
-    def _after_answer(self, turn: Turn, others: Iterable[str]) -> list[list[Button]]:
+    def _after_answer(
+        self, turn: Turn, others: Iterable[str], *, missed: bool = False
+    ) -> list[list[Button]]:
         knowledge = self.services.knowledge
         rows: list[list[Button]] = []
         for entry_id in others:
@@ -368,6 +369,8 @@ class FrontDoor:
                     [Button(turn.t(texts.MORE_PREFIX, title=title), payload.knowledge(entry_id))]
                 )
         rows.append([Button(turn.t(texts.TALK_TO_PERSON), payload.go("person"))])
+        if missed:  # not understood: the way to urgent help stays one tap away
+            rows.append([Button(turn.t(texts.HOTLINES_BUTTON), payload.go("hotlines"))])
         last = [self._menu_button(turn)]
         if (turn.conversation.journey, turn.conversation.node) != ("menu", "start"):
             last.insert(0, Button(turn.t(texts.RETURN), payload.nav("here")))
@@ -380,24 +383,22 @@ class FrontDoor:
     # -- danger -----------------------------------------------------------------
     async def _crisis(self, turn: Turn, risk: TriageResult) -> None:
         node = next((n for signal, n in CRISIS_NODES if signal in risk.signals), "general")
-        answer: list[Reply] = []
         spec = self.services.book.node(turn.conversation.journey, turn.conversation.node)
-        text = turn.incoming.text
-        if spec and spec.input and spec.input.type == "text" and text and not turn.incoming.edited:
-            # The family was answering a question (often: describing what happens for a
-            # consultant). Keep that answer; danger only goes first.
-            start = len(turn.replies)
-            await self.engine.answer(turn, text.strip())
-            answer = turn.replies[start:]
-            del turn.replies[start:]
+        text = (turn.incoming.text or "").strip()
+        story = bool(spec and spec.input and spec.input.story and text and turn.consented)
+        if story and spec and spec.input:
+            # They were telling a consultant what happens: their words go with the
+            # urgent case (they consented), so no one asks them to repeat it.
+            turn.set_var(spec.input.var, text[: spec.input.max or 4000])
         if turn.conversation.journey != "crisis":
             at_consent = turn.position in ("menu:consent", "menu:privacy")
             if not (at_consent and turn.conversation.resume):  # keep where consent leads
                 turn.conversation.resume = turn.position
         await cases.mark_urgent(turn, risk.signals)
+        if story:
+            cases.forget_choices(turn)  # now in the crisis case; not a second time
         turn.event("crisis", node)
         await self.engine.enter(turn, "crisis", node)
-        turn.replies.extend(answer)
 
     async def _elevated(self, turn: Turn, risk: TriageResult) -> None:
         node = next((ELEVATED_NODES[s] for s in risk.signals if s in ELEVATED_NODES), None)
@@ -413,11 +414,7 @@ class FrontDoor:
             return
         try:
             async with self.services.db.session() as session:
-                identity_id = await session.scalar(
-                    select(Identity.id)
-                    .where(Identity.channel == incoming.channel.value)
-                    .where(Identity.external_id == incoming.user_id)
-                )
+                identity_id = await self._identity_id(session, incoming)
                 if identity_id is None:  # the family has just deleted its data
                     return
                 session.add_all(
@@ -426,6 +423,43 @@ class FrontDoor:
                 )
         except Exception:
             log.exception("could not record sent message ids")
+
+    async def record_received(self, incoming: Incoming) -> None:
+        """A message answered together with others (an album): keep its id for safe exit."""
+        if not incoming.message_id:
+            return
+        try:
+            async with self.services.db.session() as session:
+                identity_id = await self._identity_id(session, incoming)
+                if identity_id is not None:
+                    session.add(
+                        ChatMessage(
+                            identity_id=identity_id, message_id=incoming.message_id, outgoing=False
+                        )
+                    )
+        except Exception:
+            log.exception("could not record a received message id")
+
+    async def forget_message_ids(self, incoming: Incoming, message_ids: list[str]) -> None:
+        """The channel deleted these messages from the chat: their ids are no longer needed."""
+        if not message_ids:
+            return
+        async with self.services.db.session() as session:
+            identity_id = await self._identity_id(session, incoming)
+            if identity_id is not None:
+                await session.execute(
+                    delete(ChatMessage)
+                    .where(ChatMessage.identity_id == identity_id)
+                    .where(ChatMessage.message_id.in_(message_ids))
+                )
+
+    @staticmethod
+    async def _identity_id(session: AsyncSession, incoming: Incoming) -> int | None:
+        return await session.scalar(
+            select(Identity.id)
+            .where(Identity.channel == incoming.channel.value)
+            .where(Identity.external_id == incoming.user_id)
+        )
 
     async def mark_blocked(self, incoming: Incoming, blocked: bool = True) -> None:
         """The user blocked (or unblocked) the bot: stop sending until they write again."""
@@ -437,6 +471,31 @@ class FrontDoor:
             )
             if identity is not None:
                 identity.blocked_at = datetime.now(UTC) if blocked else None
+
+
+async def count_events(session: AsyncSession, turn: Turn, now: datetime) -> None:
+    """Add this turn's events to the hourly counters (an upsert per kind)."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    counts = Counter(turn.events)
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    for (kind, journey, topic), count in counts.items():
+        values = {
+            "hour": hour,
+            "kind": kind,
+            "journey": journey,
+            "topic": topic[:48],
+            "channel": turn.incoming.channel.value,
+            "language": turn.language,
+            "count": count,
+        }
+        statement = insert(EventCount).values(**values)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["hour", "kind", "journey", "topic", "channel", "language"],
+                set_={"count": EventCount.count + statement.excluded.count},
+            )
+        )
 
 
 async def purge_old_message_ids(session: AsyncSession) -> int:

@@ -13,8 +13,9 @@ How a message is read:
    («нехочу», «нихачу») and a short list (``TYPOS``: «хачу», «муш», «биёт» …).
    A message in Latin letters only that does not look English («ne hochu zhit»,
    «muzh b'et menya») is read twice: as written and transliterated into Cyrillic.
-   A message that is nothing but a cry (``BARE``: «помогите!», «SOS», «бьют»)
-   reports its signal at once.
+   A message that is nothing but a cry (``BARE``: «помогите!», «SOS», «бьют», «мне
+   страшно») reports its signal at once; a greeting before it does not hide it
+   («здравствуйте, помогите», «ассаляму алейкум, помогите», «hello, please help»).
 2. Everyday idioms that merely look dark (``NEUTRAL``: «убить время», «малыш бьёт
    ножкой», «меня бьёт озноб») are blanked out. Dark idioms of exhaustion
    (``DARK_IDIOMS``: «хоть вешайся») are blanked too, and report ``distress``.
@@ -43,7 +44,8 @@ Phrase notation (one phrase = words separated by spaces; a word is matched whole
 ``и?збивает``      the letter before ``?`` is optional: «избивает», «збивает»
 ``@CHILD``         a word from ``WORD_CLASSES``
 ``#`` / ``#10+``   a number / a number of at least 10 (a decimal by its whole part)
-``#8-17``          a number from 8 to 17
+``#39.5+``         a number of at least 39.5 («39.8», «40»; not «39.4»)
+``#8-17``          a number from 8 to 17 («17.5» too: the upper bound is whole)
 ``(больше|уже)``   an optional word
 ``~3``             up to 3 words of anything in between
 ``-с|со``          the next word is none of these (or there is none)
@@ -62,14 +64,38 @@ a few string comparisons per candidate phrase, so the cost is linear in the text
 Extending it: add a phrase to the right lexicon, add a labelled example to
 ``tests/core/phrases_triage.tsv`` (one that must hit, and an everyday look-alike that
 must not), run the tests. Prefer stems to full words, write down why when a phrase
-is not obvious. ``tests/core/phrases_triage_holdout.tsv`` holds messages written
-without looking at the lexicon: keep them green, but do not add phrases that merely
-copy them.
+is not obvious. ``tests/core/phrases_triage_holdout.tsv`` and ``…_holdout2.tsv`` hold
+messages written without looking at the lexicon: keep them green, but do not add phrases
+that merely copy them.
 
 Two decisions, on purpose: past abuse told as resolved («в детстве отец меня бил,
 сейчас всё хорошо») is still ``violence_past`` (a disclosure is worth a gentle
 check-in); a scare already over («потерялся в магазине, нашли через минуту») still
 alarms, because reading resolutions would risk silencing a missing child.
+
+Decisions of the second review (``tests/core/phrases_triage_holdout2.tsv``):
+
+* A child choking («подавился», «отёк горла», «застряла кость в горле») is
+  ``child_danger``, except a liquid or a choke already coughed up («подавился водой,
+  прокашлялся»).
+* A child who will not wake or does not respond («не просыпается», «не реагирует на
+  голос», «вялый и не открывает глаза») is ``child_danger``; waking for school or
+  nursery, by an alarm, at night or for a night feed is a sleep habit and is blanked
+  («не просыпается в садик по утрам», «не могу разбудить сына в школу»), as is «не
+  реагирует на голос» next to hearing or development («проверить слух?»).
+* A child's fever is ``child_danger`` from 39.5 on («у малыша температура 40», «у
+  грудничка 39.9»); below that only with seizures, a child who does not respond or a
+  rash that does not fade when pressed. 38 or 39 alone is nothing, and so is a fever
+  told as over («была температура 40»).
+* Another person's farewell counts as ``suicide`` («дочь написала записку, что уйдёт из
+  жизни», «подруга прислала прощальное сообщение»); only written words and threats
+  carry it («врачи сказали, что бабушка скоро уйдёт из жизни» does not).
+* Children without food for two days or more are ``child_danger`` (urgent: a child in
+  danger, not only hardship); children who have not eaten today are ``housing_loss``.
+  A child off food while ill («не ел два дня после ротавируса») is neither.
+* «мне страшно», «я очень боюсь» alone are ``distress``; fear of something named
+  («страшно рожать», «боюсь уколов») is everyday: fear of giving birth is common and not
+  a crisis by itself.
 """
 
 from __future__ import annotations
@@ -224,7 +250,9 @@ WORD_CLASSES: Final[Mapping[str, str]] = MappingProxyType(
         "племянницу|падчерицу|пасынка|"
         # dative: «пристаёт к дочке»
         "дочке|доченьке|сыночку|ребеночку|малышке|внучке|внуку|девочке|мальчику|падчерице|"
-        "пасынку|племяннице|племяннику|подростку",
+        "пасынку|племяннице|племяннику|подростку|"
+        # genitive: «у дочки жар»
+        "дочки|доченьки|дочурки|малышки|внучки|девочки|крохи|племянницы|падчерицы",
         "CHILD_EN": "baby|child|son|daughter|kid|toddler|infant|newborn|kids|children",
         # Killing, as threatened.
         "KILL": "убить|убьет|убьют|убью|зарезать|зарежет|прирезать|прирежет|задушить|задушит|"
@@ -245,6 +273,15 @@ WORD_CLASSES: Final[Mapping[str, str]] = MappingProxyType(
         # Hitting, a finished event.
         "HIT_DONE": "и?зб[иеы]л|и?зб[иеы]ла|и?зб[иеы]ли|поб[иь]л|поб[иь]ла|ударил|ударила|ударили|"
         "душил|душила|задушить|задушил|изн[ао]с[иы]л[оа]вал*",
+        # Swollen (the airway: «отёк горла», «опух язык»)
+        "SWOLLEN": "отек|отека|отеком|отекло|отекла|отекает|опухло|опухла|опух|опухает|распухло|"
+        "распухла|распух|распухает|отечность",
+        # What a child chokes on harmlessly: «подавился водой»
+        "LIQUID": "водой|водичкой|молоком|смесью|слюной|слюнями|чаем|соком|компотом|кефиром|"
+        "супом|смехом|от",
+        # «не ели сладкого» is a diet, not hunger
+        "FOOD": "сладк*|мяс*|конфет*|фрукт*|овощ*|мучн*|молочн*|фастфуд*|чипс*|шоколад*|"
+        "мороженое|рыб*|суп*|каш*|хлеб*|жирн*|остр*|жарен*|в|на|у|после|перед|до",
         # Words that are never someone being hurt when they follow «бьёт».
         "NOT_A_DRINK": "чай|кофе|вод*|молок*|таблет*|лекарств*|сок*|смес*|антибиот*|витамин*|"
         "компот*|кефир*|грудь",
@@ -267,12 +304,23 @@ _AWAY = (
     "несколько|весь|всю|целый|пока|по|из|вечером|утром|днем"
 )
 
+# Someone else's message or note: «дочь написала записку, что уйдёт из жизни»
+_WROTE = (
+    "написал*|пишет|пишут|записк*|письм*|сообщени*|смс|сторис|пост|посте|статус*|грозит*|"
+    "угрожает|обещает|заявил*|заявляет|прислал*|выложил*|переписк*"
+)
+
 SUICIDE = Lexicon(
     "suicide",
     topics=(
         "су[иеий]?[цс][иы]д*",  # суицид, суецид, суисид, суйцид, суицыд
         "самоуби*",  # самоубийство, самоубиство, самоубийца
         "suicid*",
+        # a farewell note, the writer's or another person's («подруга прислала прощальное
+        # сообщение»): a topic, because a film or a book has them too; «прощальное письмо
+        # коллегам» is blanked
+        "прощальн* письм*|записк*|сообщени*|смс|видео|пост|посты|голосов*|сторис|стих*",
+        "предсмертн* записк*|письм*|сообщени*|смс|видео|пост|запис*",
     ),
     phrases=(
         # talk of suicide by a person (not a topic: counts even next to «как говорить»)
@@ -290,6 +338,12 @@ SUICIDE = Lexicon(
         "свед*|свест*|свел*|свож* сч[еи]т* с жизн*",
         "налож* на себя руки",
         "уйти|уйду из жизни",
+        # another person's words («пишет, что уйдёт из жизни»; not «врачи сказали, что
+        # бабушка скоро уйдёт из жизни»: only written words and threats count)
+        _WROTE + " ~6 уйдет|уйдут|уйдешь из жизни",
+        _WROTE + " ~6 его|ее (уже|больше|скоро|совсем|просто) не станет",
+        _WROTE + " ~6 его|ее (уже|больше|скоро|совсем|просто|никогда) не будет " + _AWAY,
+        _WROTE + " ~6 прости|простите ~2 за все",  # «записка: простите меня за всё»
         # «не хочу жить», but not «не хочу жить с ним / в этом городе / так»
         "не хоч*|хот*|жела* (больше|уже|вообще|совсем|дальше|никогда) жить -@LIVE_WHERE",
         "не хоч*|хот* ~1 жить в|на этом|этот|таком мире|свете",
@@ -377,6 +431,7 @@ SUICIDE = Lexicon(
         "отравиться газом|таблетк*|уксус*|снотворн*|ядом",
         "выпью|напьюсь|наглотаюсь|наемся|сожру @MANY ~1 @PILLS|упаковк*|пачк*",
         "наглотаюсь|наглотаться|наглотатся|наглотаюс",  # incl. the misspelling «наглотатся»
+        "наглотается|наестся|напьется ~2 @PILLS|яда|отравы",  # another person's threat
         "передознусь|передознуться",
         # farewell messages
         "прощайте ~1 все|навсегда|мои",
@@ -389,7 +444,6 @@ SUICIDE = Lexicon(
         "люблю|навсегда",
         "прощай мир|жизнь",
         "мое последнее сообщение",
-        "прощальн* письм*|записк*",
         "стою на крыше|мосту|подоконнике|карнизе",
         "стою на краю крыши|моста",
         "больше ~1 меня не увидите",
@@ -416,6 +470,7 @@ SUICIDE = Lexicon(
         "jump off a|the bridge|roof|building|balcony",
         "overdose on purpose",
         "take all my|the pills",
+        "goodbye|farewell message|note|letter|text|texts|video|post -to|for|from",
     ),
     past=(
         "пыта*|пробова* ~2 покончить|повеситься|отравиться|вскрыть|умереть|утопиться|"
@@ -672,6 +727,31 @@ VIOLENCE_PAST = Lexicon(
     ),
 )
 
+# A fever of at least 39.5 («температура 39.8», «жар под 40»)
+_FEVER = (
+    "температур*|темп|жар|температурит (под|около|почти|выше|за|больше|уже|опять|снова|"
+    "держится) #39.5-45"
+)
+_FEVER_DECIMAL = "|".join(f"{tenths / 10:.1f}" for tenths in range(395, 430))  # 39.5 … 42.9
+# A rash that does not fade when pressed (the glass test): meningococcal infection
+_RASH = (
+    "сыпь|сыпи|сыпью|пятн*|пятнышк*|точк*|точечк*|высыпани*|звездочк* ~3 не (сразу) "
+    "бледне*|исчеза*|пропада*|проход*|сход*|светле*|побледне*|уход* ~2 при|если|когда|под "
+    "~2 надав*|нажат*|нажим*|нажима*|прижат*|прижим*|стакан*|стекл*"
+)
+# Children without food for two days or more: a child in danger, not only hardship
+_HUNGRY_DAYS = (
+    "#2-60|два|две|двое|три|трое|четыре|пять|шесть|несколько|пару|второй|третий|четвертый|"
+    "пятый|вторые|третьи|четвертые|пятые|вторых|третьих ~1 день|дня|дней|сутки|суток",
+    "неделю|недели|неделя",
+)
+_HUNGRY = (
+    "без|нечего|нечем ~1 еды|пищи|есть|кушать|поесть|покушать|кормить|накормить|покормить|"
+    "жрать|питания",
+    "не ели|ел|ела|кушали|кушал|кушала|евши " + "-@FOOD",
+    "голода*|голодн*|впроголодь|голодом",
+)
+
 CHILD_DANGER = Lexicon(
     "child_danger",
     phrases=(
@@ -684,8 +764,37 @@ CHILD_DANGER = Lexicon(
         "@CHILD_OBJ|@CHILD ~4 судорог*",
         "@CHILD ~4 упал* ~4 не просыпается|приходит|дышит|шевелится",
         "у @CHILD_OBJ ~1 пена изо рта",
-        "не могу|можем ~1 разбудить @CHILD_OBJ -в|на|к|утром|по|рано|вовремя",
-        "подавил* ~3 не дыш*|может|синеет|посинел*|задыха*",
+        "не могу|можем|получается|удается ~1 разбудить|добудиться @CHILD_OBJ "
+        "-в|на|к|утром|по|рано|вовремя",
+        # will not wake («не просыпается в школу / по будильнику / ночью» are blanked)
+        "@CHILD|@CHILD_OBJ ~3 не просыпается|просыпаются|проснулся|проснулась|проснулись|"
+        "добудиться|разбудить|будится",
+        "@CHILD|@CHILD_OBJ ~3 невозможно|нельзя ~1 разбудить|добудиться",
+        "невозможно|нельзя ~1 разбудить|добудиться @CHILD_OBJ",
+        "@CHILD|@CHILD_OBJ ~3 потерял*|теряет ~1 сознание",
+        "@CHILD|@CHILD_OBJ ~3 в отключке",
+        # limp, eyes closed («малыш вялый и не открывает глаза», «как тряпочка»)
+        "@CHILD|@CHILD_OBJ ~4 как тряпочк*|тряпичн*",
+        "@CHILD|@CHILD_OBJ ~4 вял*|обмяк* ~4 не открывает|открыл*|открыть|разлепить ~1 глаз*|"
+        "глазк*",
+        "@CHILD|@CHILD_OBJ ~4 вял*|обмяк* ~4 глаз*|глазк* ~1 не открывает|открыл*|открыть",
+        "@CHILD|@CHILD_OBJ ~4 не открывает|открыл*|открыть ~1 глаз*|глазк* ~4 вял*|обмяк*",
+        "@CHILD|@CHILD_OBJ ~4 глаз*|глазк* ~1 не открывает|открыл*|открыть ~4 вял*|обмяк*",
+        # choking, the airway («подавился водой, прокашлялся» and «от смеха» are blanked)
+        "@CHILD|@CHILD_OBJ ~3 подавил* -@LIQUID",
+        "подавил* -@LIQUID ~2 @CHILD",
+        "подавил*|поперхнул* ~3 не дыш*|может|синеет|посинел*|задыха*",
+        *_any_order("@CHILD|@CHILD_OBJ", "застрял* ~3 в ~1 горле|горлышке|гортани|пищеводе", gap=4),
+        *_any_order("@CHILD|@CHILD_OBJ", "горле|горлышке ~2 застрял*", gap=4),
+        *_any_order(
+            "@CHILD|@CHILD_OBJ", "@SWOLLEN ~2 горл*|гортан*|язык|языка|глотк*|квинке", gap=4
+        ),
+        *_any_order("@CHILD|@CHILD_OBJ", "горло|гортань|язык|горлышко|глотка ~1 @SWOLLEN", gap=4),
+        "горло|гортань|язык|горлышко|глотка ~1 у @CHILD_OBJ ~1 @SWOLLEN",
+        "@CHILD|@CHILD_OBJ ~4 не может|могут ~1 вдохнуть|вздохнуть|дышать|продышаться",
+        # «опухли губы и язык» (not «опухли гланды, язык обложен»)
+        "@CHILD|@CHILD_OBJ ~4 опухли|отекли|распухли ~2 язык|гортань "
+        "-обложен*|белый|белым|красный|покрыт*|в|с|налет*",
         "подавил* ~3 @SMALL_THING",
         "засунул*|запихнул*|засовывает ~3 @SMALL_THING",
         "@SMALL_THING ~3 засунул*|запихнул*|проглотил*|подавил*|вдохнул*",
@@ -693,18 +802,46 @@ CHILD_DANGER = Lexicon(
         "@CHILD ~3 (весь|вся|совсем) синий|синяя|синее|синюшн*",
         "@CHILD|@CHILD_OBJ ~3 губы|лицо|личико|носогуб* ~1 синие|синее|синеют|посинел*|синюшн*",
         "@CHILD|@CHILD_OBJ ~5 не реагирует -на|когда",
+        # «не реагирует на голос» (not «на имя»; «… проверить слух?» is blanked)
+        "@CHILD|@CHILD_OBJ ~5 не реагирует на голос|голоса|прикосновени*|боль|тормошени*|"
+        "похлопывани*|щипок|щипки",
         "@CHILD|@CHILD_OBJ ~6 тяжело|еле ~1 дышит|дышать",
         "@CHILD|@CHILD_OBJ ~6 с трудом дышит|дышать",
-        # a high fever with an alarming sign («температура 40 и не реагирует»)
+        # a high fever: in a child from 39.5 on; anywhere with an alarming sign
+        # («температура 40 не сбивается»); at any height with seizures, a child who does
+        # not respond, or a rash that does not fade under a glass. 38 or 39 alone is not.
+        "@CHILD|@CHILD_OBJ ~3 " + _FEVER,
+        # a number alone: a decimal, or a whole one with «градусов» or at the end
+        "@CHILD|@CHILD_OBJ ~1 " + _FEVER_DECIMAL,
+        "@CHILD|@CHILD_OBJ ~1 #40-42 градус*",
+        "у @CHILD_OBJ ~1 #40-42 $",
+        _FEVER + " ~1 у @CHILD_OBJ",
         *_any_order(
-            "температур*|темп|жар (под|около|почти|выше|за|больше|уже) #40-43",
-            "трясет|трясется|колотит|бредит|вялый|вялая|судорог*|синеет|обмяк*|закатывает",
+            _FEVER,
+            "трясет|трясется|колотит|бредит|вялый|вялая|синеет|обмяк*|закатывает",
             gap=5,
         ),
         *_any_order(
-            "температур*|темп|жар (под|около|почти|выше|за|больше|уже) #40-43",
-            "не реагирует|отвечает|просыпается|сбивается|сбить",
+            _FEVER,
+            "не реагирует|отвечает|просыпается|сбивается|сбить|помогает|помогают|действует|сбивают",
             gap=5,
+        ),
+        *_any_order(
+            "температур*|темп|жар|температурит",
+            "судорог*|обмяк*|закатились|закатываются|посинел*",
+            gap=5,
+        ),
+        *_any_order("температур*|темп|жар|температурит", "не реагирует -на", gap=5),
+        *_any_order(
+            "температур*|темп|жар|температурит",
+            "не реагирует на меня|нас|маму|папу|голос|прикосновени*|боль",
+            gap=5,
+        ),
+        *_any_order("температур*|темп|жар|температурит|@CHILD|@CHILD_OBJ", _RASH, gap=8),
+        *_any_order(
+            "температур*|темп|жар|температурит|@CHILD|@CHILD_OBJ",
+            "геморрагическ*|звездчат*|багров* ~1 сып*|высыпани*|пятн*|пятнышк*",
+            gap=8,
         ),
         # a bad burn or scald
         "@CHILD ~3 обжег*|обожгл*|ошпарил*|обварил* ~4 кипят*|масл*|огн*|волдыр*|пузыр*|"
@@ -763,9 +900,17 @@ CHILD_DANGER = Lexicon(
         "оставил|оставила|оставили ~2 @CHILD_OBJ ~2 в машине на жаре|солнце|морозе",
         "оставил|оставила|оставили ~2 @CHILD_OBJ ~2 на морозе",
         "младенец|грудничок|новорожденный|малыш ~2 один дома|квартире|машине",
+        # hungry for two days or more («дети два дня не ели», «третий день нечего есть детям»)
+        *(
+            phrase
+            for days in _HUNGRY_DAYS
+            for hungry in _HUNGRY
+            for phrase in _any_order("@CHILD|@CHILD_OBJ|детьми", days, hungry, gap=4)
+        ),
         # English
         "@CHILD_EN ~2 not|stopped breathing",
-        "@CHILD_EN ~2 unconscious|unresponsive|choking|drowning|missing",
+        "@CHILD_EN ~2 unconscious|unresponsive|choking|drowning|missing|limp|floppy",
+        "@CHILD_EN ~2 not responding",
         "@CHILD_EN ~2 turning blue",
         "@CHILD_EN ~2 having a seizure",
         "swallowed ~2 battery|batteries|magnet|magnets|bleach|detergent|coin",
@@ -1198,6 +1343,8 @@ HOUSING_LOSS = Lexicon(
         "нет ~1 еды|продуктов",
         "голодаем|голодаю|голодают|голодает",
         "дети|детки|мы ~2 голодн*",
+        # children who have not eaten today (not «ещё не ели, ждём папу»)
+        "дети|детки|детям|детей|детьми ~3 !еще|пока не ели|кушали -@FOOD",
         "@CHILD|мы|я ~2 мерзнут|мерзнем|мерзну|замерзают|замерзаем|замерзаю "
         "-в|на|по|без|когда|от|после",
         *_any_order(
@@ -1342,6 +1489,29 @@ NEUTRAL: Final[tuple[str, ...]] = (
     "@WEAPON_WITH ~2 управля*|обращается|работает|нарезает|разделывает|чистит|повар*",
     # a parent checking a fever
     "трога* ~3 лоб*|лобик*|температур*|животик*",
+    # a fever that is over («была температура 40 на прошлой неделе, нужна справка»)
+    "был|была|было (у) (него|нее|@CHILD_OBJ) температур*|жар|темп",
+    "температур*|жар|темп ~1 был|была|было",
+    # waking up for school, by an alarm, at night: sleep habits, not a child who will not wake
+    "просыпа*|проснут*|проснул*|разбуд*|добуд*|будить|будится|будим ~3 школ*|садик*|сад|"
+    "детсад*|урок*|утрам|будильник*|вовремя|рано|ночью|ночам|ночн*|кормлени*|работу|учеб*|"
+    "колледж*|универ*|институт*|тренировк*|секци*|кружок|сам|сама|сами|самостоятельно|поздно",
+    "утрам|школ*|садик*|сад|детсад*|будильник*|каждое ~4 просыпа*|проснут*|проснул*|разбуд*|"
+    "добуд*|будить",
+    "долго|поздно ~1 не ~1 просыпа*",
+    # hearing or development, not a child who does not respond
+    "не реагирует ~4 слух*|слыш*|глух*|аутизм*|аутист*|развити*|логопед*|невролог*|сурдолог*",
+    "слух*|глух*|аутизм*|аутист*|развити*|логопед*|невролог*|сурдолог* ~6 не реагирует",
+    # a farewell at work, at school, at a party («прощальное письмо коллегам»)
+    "прощальн* ~3 коллег*|учител*|воспитател*|выпускн*|класс*|классу|сотрудник*|рабоч*|"
+    "работ*|увольнени*|переезд*|вечер*|ужин*|вечеринк*|концерт*|гастрол*|подписчик*|клиент*",
+    "коллег*|учител*|воспитател*|выпускник*|сотрудник*|подписчик* ~3 прощальн*",
+    # a choke already coughed up («подавился водой, прокашлялся»)
+    "подавил*|поперхнул* ~3 !не прокашлялся|прокашлялась|откашлялся|откашлялась|прокашлялись",
+    # a child off food while ill, not a child without food
+    "не ел|ела|ели|ест|едят|кушает|кушают ~6 аппетит*|ротавирус*|болезн*|отравлени*|"
+    "кишечн*|прививк*|операци*",
+    "аппетит*|ротавирус*|болеет|заболел* ~5 не ел|ела|ели|ест|едят|кушает|кушают",
     # «пропал в телефоне», «потерялся в выборе профессии», «исчез из списков»
     "пропал*|пропада*|исчез*|потерял*|завис*|зависа*|залип*|сидит ~1 в|из|на ~2 телефон*|"
     "планшет*|компьютер*|интернет*|игр*|ютуб*|тикток*|соцсет*|гаджет*|выбор*|мысл*|догадк*|"
@@ -1470,27 +1640,51 @@ FIRST_PERSON: Final = _word_set(
 #: A message that is nothing but a cry: (signal, its core words, words that may go with
 #: them, the fewest words). «помогите», «SOS», «ПОМОГИТЕ ПОЖАЛУЙСТА СРОЧНО» are a
 #: check-in (not an alarm by themselves); «бьют», «дома бьют», «меня опять бьют» are
-#: violence now. A bare «help» asks how the bot works; «help me» does not. Bot commands
+#: violence now. A bare «help» asks how the bot works; «help me» does not. A greeting
+#: (``GREETINGS``) may go with any cry and does not hide it («здравствуйте, помогите»,
+#: «ассаляму алейкум, помогите»), but it is not counted among the fewest words («hello,
+#: help» is still a bare «help»). «мне страшно», «я очень боюсь» alone are a check-in;
+#: fear of something named («страшно рожать», «боюсь уколов») is everyday. Bot commands
 #: («/help») are never a cry.
 _PLEASE = (
     "пожалуйста пожалуста пожайлуста пжлст пжл пж срочно умоляю прошу кто нибудь нибуть "
     "ктонибудь люди очень скорее быстрее please pls plz someone somebody"
 )
+GREETINGS: Final = _word_set(
+    "здравствуйте здраствуйте здравствуй здрасте здрасьте здрасти привет приветствую приветик "
+    "добрый доброе доброй доброго день дня вечер вечера утро утра ночи времени суток уважаемые "
+    "извините салам салям ассалам ассалям ассаламу ассаляму асаламу асаляму "
+    "ас ассалом саламу саляму алейкум алейкюм алайкум алаикум алейкуму уалейкум валейкум "
+    "уа ва рахматуллахи рахматулла баракатух баракатуху there "
+    "hello hi hey good morning evening afternoon dear salam salaam assalam assalamu asalamu "
+    "alaikum aleikum alaykum alaikom"
+)
 BARE: Final[tuple[tuple[str, frozenset[str], frozenset[str], int], ...]] = (
     (
         "distress",
         _word_set("помогите помоги спасите спаси sos сос"),
-        _word_set(f"{_PLEASE} меня мне нам нас me us help"),
+        _word_set(f"{_PLEASE} меня мне нам нас me us help") | GREETINGS,
         1,
     ),
-    ("distress", _word_set("help"), _word_set(f"{_PLEASE} me us sos"), 2),
+    ("distress", _word_set("help"), _word_set(f"{_PLEASE} me us sos") | GREETINGS, 2),
+    (
+        "distress",
+        _word_set("страшно боюсь боюс жутко"),
+        _word_set(
+            f"{_PLEASE} мне я так сильно ужасно просто как сейчас тут здесь помогите помоги "
+            "спасите что делать"
+        )
+        | GREETINGS,
+        1,
+    ),
     (
         "violence_now",
         _word_set("бьют бьет избивают избивает"),
         _word_set(
             f"{_PLEASE} помогите спасите дома меня нас опять снова сильно постоянно сейчас "
             "тут здесь каждый день"
-        ),
+        )
+        | GREETINGS,
         1,
     ),
 )
@@ -1591,11 +1785,16 @@ class _Words:
     __slots__ = ("exact", "numbers", "required", "stems")
 
     def __init__(
-        self, exact: frozenset[str], stems: tuple[str, ...], numbers: tuple[tuple[int, int], ...]
+        self,
+        exact: frozenset[str],
+        stems: tuple[str, ...],
+        numbers: tuple[tuple[float, int], ...],
     ) -> None:
         self.exact = exact
         self.stems = stems
-        self.numbers = numbers  # accepted ranges (inclusive); a decimal counts by its whole part
+        # accepted ranges, inclusive: the lower bound may be a decimal («#39.5+»), the upper
+        # one is checked against the whole part («#8-17» accepts «17.5»)
+        self.numbers = numbers
         # see _Phrase.requires: whole words, stem prefixes (and «#» for numbers)
         stem_keys = {s[:3] if len(s) >= 3 else "~" + s for s in stems}
         self.required = (exact, frozenset(stem_keys | ({"#"} if numbers else set())))
@@ -1604,10 +1803,11 @@ class _Words:
         if word in self.exact or (self.stems and word.startswith(self.stems)):
             return True
         if self.numbers and word[:1].isdigit():
-            whole = word.partition(".")[0]
+            whole, _, fraction = word.partition(".")
             if whole.isdigit() and len(whole) < 7:
                 value = int(whole)
-                return any(low <= value <= high for low, high in self.numbers)
+                precise = float(word) if fraction.isdigit() and len(fraction) < 4 else value
+                return any(low <= precise and value <= high for low, high in self.numbers)
         return False
 
 
@@ -1660,15 +1860,20 @@ def _expand_letters(word: str) -> list[str]:
     return variants
 
 
-def _number_range(option: str) -> tuple[int, int]:
-    """``#`` (any), ``#10+`` (at least 10) or ``#8-17`` (8 to 17)."""
+def _number_range(option: str) -> tuple[float, int]:
+    """``#`` (any), ``#10+`` (at least 10), ``#39.5+`` or ``#8-17`` (8 to 17)."""
     body = option[1:]
     if not body:
         return 0, _NO_UPPER
     if body.endswith("+"):
-        return int(body[:-1]), _NO_UPPER
+        return _bound(body[:-1]), _NO_UPPER
     low, _, high = body.partition("-")
-    return int(low), int(high or low)
+    return _bound(low), int(high or float(low))
+
+
+def _bound(number: str) -> float:
+    """A lower bound: a whole number stays an ``int`` (exact comparisons, no rounding)."""
+    return float(number) if "." in number else int(number)
 
 
 @functools.cache
@@ -1676,7 +1881,7 @@ def _parse_words(spec: str) -> _Words:
     spec = spec.replace("ъ", "ь")  # the text is read with «ь» for «ъ» too
     exact: set[str] = set()
     stems: set[str] = set()
-    numbers: set[tuple[int, int]] = set()
+    numbers: set[tuple[float, int]] = set()
     for option in spec.split("|"):
         if option.startswith("@"):
             nested = _parse_words(WORD_CLASSES[option[1:]])
@@ -1870,6 +2075,7 @@ _RANK: Final = {Risk.NONE: 0, Risk.ELEVATED: 1, Risk.URGENT: 2}
 _ABOUT_WINDOW: Final = 8  # words on each side of a topic hit where ABOUT context counts
 _GENERIC_REACH: Final = 2  # a hit starting this many words after a GENERIC frame is its clause
 _BARE_MAX: Final = 6  # words: longer messages are never a bare cry
+_GREETING_MAX: Final = 4  # words of greeting that may come on top («добрый вечер», «ас саляму»)
 
 
 def _translit_one(match: re.Match[str]) -> str:
@@ -1938,10 +2144,11 @@ def _bare(words: list[str]) -> set[str]:
         if word != _SEP:
             segment.append(word)
             continue
-        if 0 < len(segment) <= _BARE_MAX:
+        said = sum(w not in GREETINGS for w in segment)  # a greeting is not the message
+        if 0 < said <= _BARE_MAX and len(segment) <= _BARE_MAX + _GREETING_MAX:
             for signal, core, filler, fewest in BARE:
                 if (
-                    len(segment) >= fewest
+                    said >= fewest
                     and all(w in core or w in filler for w in segment)
                     and not core.isdisjoint(segment)
                 ):
@@ -1965,7 +2172,8 @@ def triage(text: str | None) -> TriageResult:
     if not words:
         return _NO_RISK
     is_command = text.lstrip().startswith("/")
-    found = _bare(words) if len(words) <= _BARE_MAX * 2 + 16 and not is_command else set()
+    bare_max = (_BARE_MAX + _GREETING_MAX) * 2 + 16  # read twice when in translit
+    found = _bare(words) if len(words) <= bare_max and not is_command else set()
     present = _present(words)
     for phrase, start, end in _IDIOM_INDEX.find(words, present):
         if phrase.lexicon == _DARK:

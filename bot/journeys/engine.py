@@ -16,10 +16,10 @@ from bot.core import texts
 from bot.core.textnorm import normalize
 from bot.core.turn import Turn
 from bot.core.types import Button
-from bot.journeys import payload
+from bot.journeys import numbers, payload
 from bot.journeys.book import JourneyBook
 from bot.journeys.conditions import evaluate
-from bot.journeys.intents import Intents
+from bot.journeys.intents import NEGATIONS, REQUEST_WORDS, Intents
 from bot.journeys.model import ButtonSpec, InputSpec, NodeSpec, OptionsSpec
 
 log = logging.getLogger(__name__)
@@ -29,56 +29,6 @@ CONSENT = ("menu", "consent")
 MAX_HOPS = 12
 MAX_TEXT_ANSWER = 4000  # as long as a messenger message
 
-_NUMBER_WORDS = {
-    "ноль": 0,
-    "нет": 0,
-    "нисколько": 0,
-    "один": 1,
-    "одна": 1,
-    "одного": 1,
-    "два": 2,
-    "две": 2,
-    "двое": 2,
-    "двоих": 2,
-    "три": 3,
-    "трое": 3,
-    "троих": 3,
-    "четыре": 4,
-    "четверо": 4,
-    "пять": 5,
-    "пятеро": 5,
-    "шесть": 6,
-    "шестеро": 6,
-    "семь": 7,
-    "семеро": 7,
-    "восемь": 8,
-    "девять": 9,
-    "десять": 10,
-    "одиннадцать": 11,
-    "двенадцать": 12,
-    "тринадцать": 13,
-    "четырнадцать": 14,
-    "пятнадцать": 15,
-    "шестнадцать": 16,
-    "семнадцать": 17,
-    "восемнадцать": 18,
-    "девятнадцать": 19,
-    "двадцать": 20,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "none": 0,
-    "zero": 0,
-}
-_NUMBER = re.compile(r"\d{1,4}(?:\.\d+)?")  # normalize() turns "1,5" into "1.5"
-_HALF_YEARS = {"полгода": 0, "полтора": 1, "полутора": 1}
 _PHONE = re.compile(r"^\+?[\d\s\-()]{10,20}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,24}$")
 _TG_NAME = re.compile(r"^@[A-Za-z0-9_]{5,32}$")
@@ -155,6 +105,7 @@ class Engine:
 
     async def menu(self, turn: Turn) -> None:
         turn.conversation.stack = []
+        turn.conversation.resume = None  # a fresh start: no stale "return to" point
         await self.enter(turn, *MENU)
 
     async def rerender(self, turn: Turn, *, with_text: bool = True, prefix: str = "") -> None:
@@ -257,11 +208,24 @@ class Engine:
         typed = _label_key(text)
         if typed:
             values = turn.namespace()
-            for index, button in enumerate(spec.flat_buttons()):
-                if button.url or not evaluate(button.when, values):
-                    continue
+            visible = [
+                (index, button)
+                for index, button in enumerate(spec.flat_buttons())
+                if not button.url and evaluate(button.when, values)
+            ]
+            for index, button in visible:
                 if typed in self._keys(turn, button):
                     return await self.press(turn, payload.ButtonRef(journey, node, index))
+            # "да, согласна", "нет, не хочу": the words of exactly one button's aliases,
+            # and a "no" only where the aliases say no.
+            words = set(typed.split()) - REQUEST_WORDS
+            fits = []
+            for index, button in visible:
+                known = {w for alias in button.aliases for w in _label_key(alias).split()}
+                if words and words <= known and bool(words & NEGATIONS) == bool(known & NEGATIONS):
+                    fits.append(index)
+            if len(fits) == 1:
+                return await self.press(turn, payload.ButtonRef(journey, node, fits[0]))
             if spec.options:
                 for option in self.options(turn, spec.options):
                     if _label_key(option.label) == typed:
@@ -311,7 +275,7 @@ class Engine:
         if spec.type == "integer":
             lo = spec.min if spec.min is not None else 0
             hi = spec.max if spec.max is not None else 9999
-            number = _parse_int(text, years=spec.unit == "years")
+            number = numbers.parse(text, years=spec.unit == "years")
             if number is None or not lo <= number <= hi:
                 raise InputError(texts.INPUT_NUMBER, min=lo, max=hi)
             return number
@@ -454,26 +418,3 @@ class Engine:
 def _label_key(text: str) -> str:
     """A button label reduced to its words, so typing "меню" presses "🏠 Меню"."""
     return normalize(text)
-
-
-def _parse_int(text: str, *, years: bool = False) -> int | None:
-    """The first number in the text, in digits or words ("двое детей, старшему 5" → 2).
-
-    For ages (`years`), months count as whole years: "8 месяцев" → 0,
-    "полтора года" → 1.
-    """
-    words = normalize(text).split()
-    for i, word in enumerate(words):
-        if _NUMBER.fullmatch(word):
-            number = int(float(word))
-        elif word in _NUMBER_WORDS:
-            number = _NUMBER_WORDS[word]
-        elif years and word in _HALF_YEARS:
-            return _HALF_YEARS[word]
-        else:
-            continue
-        following = words[i + 1] if i + 1 < len(words) else ""
-        if years and following.startswith(("мес", "month")):
-            return number // 12
-        return number
-    return None

@@ -65,6 +65,7 @@ class InputSpec(_Spec):
     min: int | None = None
     max: int | None = None
     unit: Literal["years"] | None = None  # "8 месяцев" is 0 years, "полтора года" is 1
+    story: bool = False  # the family's own account: kept for the crisis case if danger is in it
     error: str | None = None
     goto: str | None = None
     do: str | None = None

@@ -5,7 +5,7 @@ journey, node and position instead of carrying any state:
 
     pregnancy.start.2       the third button of node `start`
     directory.city.o.kaspiysk   a generated option with key `kaspiysk`
-    nav.menu / nav.back / nav.here
+    nav.menu / nav.back / nav.here / nav.show
     kb.unified-benefit      open a knowledge entry
     go.person               enter a journey at its start (buttons the core adds)
 """
@@ -21,7 +21,7 @@ _BUTTON = re.compile(r"^([a-z][a-z0-9_]{0,15})\.([a-z][a-z0-9_]{0,31})\.(\d{1,2}
 _OPTION = re.compile(r"^([a-z][a-z0-9_]{0,15})\.([a-z][a-z0-9_]{0,31})\.o\.([a-z0-9_-]{1,20})$")
 _KB = re.compile(r"^kb\.([a-z0-9-]{1,48})$")
 _GO = re.compile(r"^go\.([a-z][a-z0-9_]{0,15})$")
-NAV_ACTIONS = ("menu", "back", "here")
+NAV_ACTIONS = ("menu", "back", "here", "show")  # show: redraw only (a page reopened)
 
 
 @dataclass(frozen=True, slots=True)

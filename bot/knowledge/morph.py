@@ -24,7 +24,7 @@ STOPWORDS = frozenset(
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 
-_EN_SUFFIXES = ("ies", "ing", "ed", "es", "s", "ly")
+_EN_SUFFIXES = ("ies", "ing", "ed", "ly", "s")
 _CYRILLIC = re.compile(r"[а-я]")
 
 
@@ -32,6 +32,8 @@ def english_stem(word: str) -> str:
     """A deliberately small stemmer: enough to match 'benefits'/'benefit', 'applying'/'apply'."""
     if len(word) <= 3:
         return word
+    if word.endswith(("sses", "shes", "ches", "xes", "zes")):  # classes, wishes
+        return word[:-2]
     for suffix in _EN_SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             stem = word[: -len(suffix)]

@@ -201,16 +201,26 @@ class ContentState(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Event(Base):
-    """Anonymous counters for monitoring: no family id, no text."""
+class EventCount(Base):
+    """Monitoring counters per hour: how many, of what kind — never who.
 
-    __tablename__ = "events"
-    __table_args__ = (Index("ix_events_kind_at", "kind", "at"),)
+    Counts, not rows: single events in a sequence could be lined up with other
+    tables; a counter cannot.
+    """
+
+    __tablename__ = "event_counts"
+    __table_args__ = (
+        UniqueConstraint(
+            "hour", "kind", "journey", "topic", "channel", "language", name="uq_event_counts_key"
+        ),
+        Index("ix_event_counts_kind_hour", "kind", "hour"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    hour: Mapped[datetime] = mapped_column()
     kind: Mapped[str] = mapped_column(String(24))
     journey: Mapped[str] = mapped_column(String(32), default="")
     topic: Mapped[str] = mapped_column(String(48), default="")
     channel: Mapped[str] = mapped_column(String(16), default="")
     language: Mapped[str] = mapped_column(String(8), default="")
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -337,3 +337,72 @@ async def test_albums_are_answered_once_and_service_messages_not_at_all(
     replies = [m for m in user.messages if "Фотографии" in m.text]
     assert len(replies) == 1
     assert len(user.messages) == 3  # welcome, menu, one answer to the album
+
+
+async def test_a_crisis_answer_is_never_overtaken_during_an_outage(
+    telegram: Telegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.channels.telegram import adapter
+
+    monkeypatch.setattr(adapter, "TRANSIENT_PAUSE", 0.01)
+    user = telegram.user()
+    await user.send_command("/start")
+    await user.wait_for_messages(2)
+    telegram.server.fail_next("sendMessage", error_code=500, description="Internal", times=5)
+    await user.send_text("он меня душит помогите")
+    (crisis,) = await user.wait_for_messages(1, timeout=10)
+    assert "112" in crisis.text  # retried until it arrived, first
+
+
+async def test_safe_exit_survives_passing_faults_and_deletes_albums(
+    telegram: Telegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.channels.telegram import adapter
+
+    monkeypatch.setattr(adapter, "TRANSIENT_PAUSE", 0.01)
+    user = telegram.user()
+    await user.send_command("/start")
+    await user.wait_for_messages(2)
+    base = {
+        "date": int(telegram.server.clock.timestamp()),
+        "chat": {"id": user.id, "type": "private", "first_name": "Мария"},
+        "from": {"id": user.id, "is_bot": False, "first_name": "Мария"},
+    }
+    photo = [{"file_id": "p", "file_unique_id": "u", "width": 10, "height": 10}]
+    for message_id in (601, 602):
+        telegram.server.push_update(
+            "message", {**base, "message_id": message_id, "photo": photo, "media_group_id": "g7"}
+        )
+    await telegram.server.wait_idle()
+    await user.press("🆘 Насилие дома")
+    await user.wait_for_messages(1)
+    await user.press("🚪 Быстрый выход")
+    await user.wait_for_messages(1)
+    telegram.server.fail_next("deleteMessages", error_code=500, description="Internal", times=2)
+    await user.press("🗑 Удалить переписку сейчас")
+    await telegram.server.wait_idle()
+    assert user.messages == []
+    left = [m for m in user.chat.all_messages if not m.deleted]
+    assert left == [], [m.message_id for m in left]
+
+
+async def test_a_tap_and_a_quick_message_are_answered_in_order(telegram: Telegram) -> None:
+    server = telegram.server
+    answer = server._methods["answercallbackquery"][1]
+
+    async def slow(fake, p):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.8)  # a slow network: the tap's spinner takes a while to stop
+        return await answer(fake, p)
+
+    server.add_method("answerCallbackQuery", slow)
+    user = telegram.user()
+    await user.send_command("/start")
+    await user.wait_for_messages(2)
+    await user.press("🆘 Насилие дома")
+    await asyncio.sleep(0.05)
+    await user.send_text("он опять пришёл пьяный, мне страшно")
+    await user.wait_for_messages(1, timeout=10)
+    await server.wait_idle(quiet=1.0, timeout=10)
+    first, second = user.messages[-2:]
+    assert "не ваша вина" in first.text  # the journey the tap opened…
+    assert "112" in second.text  # …then the crisis answer to what was typed after it

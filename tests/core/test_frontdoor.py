@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from bot.core.frontdoor import FrontDoor
 from bot.core.services import Services
 from bot.core.types import Attachment, EffectKind
-from bot.storage.models import Case, ChatMessage, Conversation, Event, Family, OrgRequest
+from bot.storage.models import Case, ChatMessage, Conversation, EventCount, Family, OrgRequest
 from tests.support.family import TestFamily
 
 
@@ -122,13 +122,20 @@ async def test_talk_to_a_person_opens_a_case_with_a_summary(
     assert (case.topic, case.specialty, case.priority) == ("pregnancy", "psychologist", "high")
     assert "Срок 8 недель" in case.summary
     assert case.channel == "cli" and case.language == "ru"
-    # Asking again does not queue the family twice.
+    # Asking the same specialist again does not queue the family twice…
+    await family.send("/menu")
+    await family.press("Поговорить с человеком")
+    await family.press("Психолог")
+    await family.press("Пропустить")
+    assert "уже в очереди" in family.text
+    assert await count(services, Case) == 1
+    # …and a question for a lawyer waits in the lawyers' queue.
     await family.send("/menu")
     await family.press("Поговорить с человеком")
     await family.press("Юрист")
     await family.press("Пропустить")
-    assert "уже в очереди" in family.text
-    assert await count(services, Case) == 1
+    assert "обращение №" in family.text.lower()
+    assert await count(services, Case) == 2
 
 
 async def test_crisis_interrupts_a_journey_and_can_resume(
@@ -148,7 +155,7 @@ async def test_crisis_interrupts_a_journey_and_can_resume(
     async with services.db.session() as session:
         case = await session.scalar(select(Case))
         crisis_events = await session.scalar(
-            select(func.count()).select_from(Event).where(Event.kind == "crisis")
+            select(func.sum(EventCount.count)).where(EventCount.kind == "crisis")
         )
     assert case is not None and case.priority == "urgent" and case.urgent_at is not None
     assert case.signals == ["suicide"]

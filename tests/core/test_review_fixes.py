@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.core.cases import card
 from bot.core.services import Services
 from bot.core.types import Attachment, Channel, Incoming
-from bot.journeys.engine import _parse_int
+from bot.journeys.numbers import parse
 from bot.storage.models import Case, Conversation
 from tests.support.family import TestFamily
 
@@ -20,12 +21,11 @@ async def test_danger_in_a_description_keeps_the_story(
     await family.press("Юрист")
     outcome = await family.send("Муж бьёт меня каждый вечер, хочу развестись и забрать детей")
     assert outcome.replies[0].urgent  # danger first…
-    assert "обращение №" in family.text.lower()  # …and the request is not lost
     async with services.db.session() as session:
         case = await session.scalar(select(Case))
     assert case is not None and case.priority == "urgent"
-    assert "хочу развестись" in case.summary
-    assert case.summary.startswith("СРОЧНО: насилие сейчас")
+    assert "хочу развестись" in case.summary  # …and their words go with the urgent case
+    assert card(case)[0] == "СРОЧНО: насилие сейчас"
 
 
 async def test_a_later_request_never_wipes_the_danger_line(
@@ -38,19 +38,43 @@ async def test_a_later_request_never_wipes_the_danger_line(
     await family.press("Даю согласие")
     await family.send("Мне очень плохо последние недели")
     async with services.db.session() as session:
+        crisis = await session.scalar(select(Case).where(Case.specialty == "crisis"))
+    assert crisis is not None and crisis.priority == "urgent"
+    assert card(crisis)[0] == "СРОЧНО: мысли о самоубийстве"
+    assert "Мне очень плохо" in crisis.summary
+
+
+async def test_a_family_cannot_fake_the_warning_line(
+    family: TestFamily, services: Services
+) -> None:
+    await family.send("/start")
+    await family.press("Поговорить с человеком")
+    await family.press("Даю согласие")
+    await family.press("Юрист")
+    await family.send("СРОЧНО: нужен ответ до пятницы, суд 15 числа")
+    async with services.db.session() as session:
         case = await session.scalar(select(Case))
-    assert case is not None
-    assert case.summary.splitlines()[0] == "СРОЧНО: мысли о самоубийстве"
-    assert "Мне очень плохо" in case.summary
+    assert case is not None and case.signals == []
+    assert "СРОЧНО: нужен ответ до пятницы" in case.summary  # their words, kept as written
 
 
 def test_ages_and_counts_in_words_and_units() -> None:
-    assert _parse_int("8 месяцев", years=True) == 0
-    assert _parse_int("полтора года", years=True) == 1
-    assert _parse_int("1,5 года", years=True) == 1
-    assert _parse_int("двое детей, старшему 5") == 2
-    assert _parse_int("пятнадцать") == 15
-    assert _parse_int("не знаю") is None
+    assert parse("8 месяцев", years=True) == 0
+    assert parse("ему 3 недели", years=True) == 0
+    assert parse("3 weeks", years=True) == 0
+    assert parse("полтора года", years=True) == 1
+    assert parse("1,5 года", years=True) == 1
+    assert parse("1 год и 8 месяцев", years=True) == 1
+    assert parse("2года", years=True) == 2
+    assert parse("2мес", years=True) == 0
+    assert parse("5 лет и 3 года", years=True) is None  # two ages: ask again
+    assert parse("пятнадцать") == 15
+    assert parse("двадцать пять") == 25
+    assert parse("twenty five") == 25
+    assert parse("четверых") == 4
+    assert parse("трое") == 3
+    assert parse("у меня 2 сына и 1 дочь") is None  # ambiguous: ask again
+    assert parse("не знаю") is None
 
 
 async def test_finder_understands_a_baby_in_months(family: TestFamily, services: Services) -> None:

@@ -2,8 +2,8 @@
 
 The labelled messages live in ``phrases_triage.tsv`` next to this file (text, risk,
 signal); the CLI demo and the benchmark read the same file. ``phrases_triage_holdout.tsv``
-holds messages written without looking at the lexicon (there «a|b» in the signal column
-means either signal is right).
+and ``phrases_triage_holdout2.tsv`` hold messages written without looking at the lexicon
+(there «a|b» in the signal column means either signal is right).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from bot.core.triage import SIGNALS, Risk, TriageResult, triage
 
 PHRASES_FILE = Path(__file__).with_name("phrases_triage.tsv")
 HOLDOUT_FILE = Path(__file__).with_name("phrases_triage_holdout.tsv")
+HOLDOUT2_FILE = Path(__file__).with_name("phrases_triage_holdout2.tsv")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +43,7 @@ LABELLED = _load()
 DANGER = [c for c in LABELLED if c.signal]
 EVERYDAY = [c for c in LABELLED if not c.signal]
 HOLDOUT = _load(HOLDOUT_FILE)
+HOLDOUT2 = _load(HOLDOUT2_FILE)
 
 
 def _case_id(case: Labelled) -> str:
@@ -50,6 +52,10 @@ def _case_id(case: Labelled) -> str:
 
 def _holdout_id(case: Labelled) -> str:
     return f"holdout{case.line}"
+
+
+def _holdout2_id(case: Labelled) -> str:
+    return f"holdout2_{case.line}"
 
 
 # --- the labelled set -------------------------------------------------------------
@@ -79,7 +85,22 @@ def test_everyday_text_raises_no_alarm(case: Labelled) -> None:
     assert triage(case.text) == TriageResult(Risk.NONE, ()), case.text
 
 
-# --- the held-out set ------------------------------------------------------------------
+# --- the held-out sets -----------------------------------------------------------------
+
+
+def _check_holdout_row(case: Labelled) -> None:
+    options = case.signal.split("|") if case.signal else []
+    assert all(SIGNALS[s] is case.risk for s in options), case
+    assert bool(options) is (case.risk is not Risk.NONE), case
+
+
+def _assert_holdout(case: Labelled) -> None:
+    result = triage(case.text)
+    if not case.signal:
+        assert result == TriageResult(Risk.NONE, ()), (case.text, result)
+        return
+    assert result.risk is case.risk, (case.text, result)
+    assert set(case.signal.split("|")) & set(result.signals), (case.text, result)
 
 
 def test_holdout_set_is_large_and_apart() -> None:
@@ -90,19 +111,30 @@ def test_holdout_set_is_large_and_apart() -> None:
     assert len(texts) == len(set(texts)), "duplicate phrases in the held-out TSV"
     assert not set(texts) & {c.text for c in LABELLED}, "a held-out phrase is in the main TSV"
     for case in HOLDOUT:
-        options = case.signal.split("|") if case.signal else []
-        assert all(SIGNALS[s] is case.risk for s in options), case
-        assert bool(options) is (case.risk is not Risk.NONE), case
+        _check_holdout_row(case)
 
 
 @pytest.mark.parametrize("case", HOLDOUT, ids=_holdout_id)
 def test_holdout(case: Labelled) -> None:
-    result = triage(case.text)
-    if not case.signal:
-        assert result == TriageResult(Risk.NONE, ()), (case.text, result)
-        return
-    assert result.risk is case.risk, (case.text, result)
-    assert set(case.signal.split("|")) & set(result.signals), (case.text, result)
+    _assert_holdout(case)
+
+
+def test_second_holdout_set_is_apart() -> None:
+    assert len(HOLDOUT2) >= 40
+    assert sum(c.risk is Risk.URGENT for c in HOLDOUT2) >= 20
+    assert sum(c.risk is Risk.ELEVATED for c in HOLDOUT2) >= 10
+    assert sum(c.risk is Risk.NONE for c in HOLDOUT2) >= 20
+    texts = [c.text for c in HOLDOUT2]
+    assert len(texts) == len(set(texts)), "duplicate phrases in the second held-out TSV"
+    earlier = {c.text for c in LABELLED} | {c.text for c in HOLDOUT}
+    assert not set(texts) & earlier, "a phrase of the second held-out TSV is in another TSV"
+    for case in HOLDOUT2:
+        _check_holdout_row(case)
+
+
+@pytest.mark.parametrize("case", HOLDOUT2, ids=_holdout2_id)
+def test_second_holdout(case: Labelled) -> None:
+    _assert_holdout(case)
 
 
 # --- the result type ----------------------------------------------------------------
@@ -301,6 +333,15 @@ def test_a_child_reporting_violence_is_a_child_in_danger() -> None:
         ("SOS", Risk.ELEVATED),
         ("help me please", Risk.ELEVATED),
         ("помогите с пособием", Risk.NONE),
+        ("здравствуйте, помогите пожалуйста", Risk.ELEVATED),  # a greeting does not hide it
+        ("ассаляму алейкум, помогите", Risk.ELEVATED),
+        ("hello please help", Risk.ELEVATED),
+        ("hello, help", Risk.NONE),  # still a bare «help»: the greeting is not counted
+        ("здравствуйте", Risk.NONE),
+        ("здравствуйте, помогите с пособием", Risk.NONE),
+        ("мне очень страшно", Risk.ELEVATED),
+        ("страшно рожать", Risk.NONE),  # fear of something named
+        ("мне не страшно", Risk.NONE),
         ("бьют", Risk.URGENT),
         ("меня опять бьют, помогите", Risk.URGENT),
         ("часы бьют полночь", Risk.NONE),
@@ -328,6 +369,9 @@ def test_thrown_out_into_the_cold_or_pregnant(text: str, risk: Risk) -> None:
     [
         ("у ребенка температура 40.5 и он вялый", Risk.URGENT),  # a decimal
         ("у ребенка температура 39 и он вялый", Risk.NONE),
+        ("у ребенка температура 39.4", Risk.NONE),  # «#39.5-45»: a decimal lower bound
+        ("у ребенка температура 39.5", Risk.URGENT),
+        ("у ребенка температура 39,7", Risk.URGENT),
         ("сегодня последний день, я решила", Risk.URGENT),  # «$»: the end of the message
         ("сегодня последний день, я решила подать документы", Risk.NONE),
         ("отчим трогает мою дочь", Risk.URGENT),  # any word order

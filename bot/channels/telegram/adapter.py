@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher, F, Router
@@ -26,8 +26,9 @@ from aiogram.exceptions import (
 from aiogram.types import BotCommand, CallbackQuery, ChatMemberUpdated, ErrorEvent, Message
 
 from bot.channels.telegram.polling import Poller
-from bot.channels.telegram.render import render
+from bot.channels.telegram.render import TelegramMessage, render
 from bot.config import Settings
+from bot.core import texts
 from bot.core.frontdoor import FrontDoor
 from bot.core.types import Attachment, Channel, EffectKind, Incoming, Outcome
 
@@ -35,8 +36,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_RETRIES = 3
+URGENT_ATTEMPTS = 8  # about a minute of retries for a crisis answer
+WIPE_ATTEMPTS = 4
+TRANSIENT_PAUSE = 1.0  # seconds, doubled on each retry …
+MAX_PAUSE = 10.0  # … up to this
 ALBUMS_REMEMBERED = 1000
-TRANSIENT_PAUSE = 1.0  # seconds, times the attempt number
 DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
 
 COMMANDS = {
@@ -135,6 +139,7 @@ class TelegramChannel:
         self.poller = Poller(bot, self.dispatcher, self.allowed_updates())
         self.webhook_set = False
         self._albums: dict[str, None] = {}  # recent media group ids, oldest first
+        self._background: set[asyncio.Task[Any]] = set()
 
     @property
     def status(self) -> str:
@@ -151,16 +156,19 @@ class TelegramChannel:
         return router
 
     async def _on_message(self, message: Message) -> None:
+        incoming = incoming_from_message(message)
+        if incoming is None:
+            return
         if message.media_group_id and not message.caption:
-            # An album arrives as one message per photo: answer it once.
+            # An album arrives as one message per photo: answer it once, but remember
+            # every photo so "safe exit" can delete them all.
             if message.media_group_id in self._albums:
+                await self.frontdoor.record_received(incoming)
                 return
             self._albums[message.media_group_id] = None
             while len(self._albums) > ALBUMS_REMEMBERED:
                 self._albums.pop(next(iter(self._albums)))
-        incoming = incoming_from_message(message)
-        if incoming is not None:
-            await self.serve(incoming)
+        await self.serve(incoming)
 
     async def _on_edited(self, message: Message) -> None:
         incoming = incoming_from_message(message, edited=True)
@@ -168,12 +176,16 @@ class TelegramChannel:
             await self.serve(incoming)
 
     async def _on_callback(self, callback: CallbackQuery) -> None:
-        # Stop the button's spinner first: the family sees the tap was received.
-        await self._call(callback.answer(), incoming=None)
         message = callback.message
-        chat_id = message.chat.id if message is not None else callback.from_user.id
         if message is not None and message.chat.type != "private":
             return
+        # Stop the button's spinner without waiting for it: the turn must take its
+        # place in the family's queue now, or a message typed just after the tap
+        # could be answered first.
+        answer = asyncio.create_task(self._call(callback.answer, incoming=None))
+        self._background.add(answer)
+        answer.add_done_callback(self._background.discard)
+        chat_id = message.chat.id if message is not None else callback.from_user.id
         await self.serve(
             Incoming(
                 channel=Channel.TELEGRAM,
@@ -209,78 +221,106 @@ class TelegramChannel:
         chat_id = int(incoming.chat_id)
         for effect in outcome.effects:
             if effect.kind is EffectKind.SAFE_EXIT:
-                await self._wipe(chat_id, [int(m) for m in effect.message_ids if m.isdigit()])
+                await self._wipe(incoming, outcome, effect.message_ids)
         sent: list[str] = []
-        for reply in outcome.replies:
-            for part in render(reply):
-                result = await self._send(chat_id, part.html, part.plain, part.keyboard, incoming)
-                if result is None:
-                    break
-                sent.append(str(result))
-        await self.frontdoor.record_sent(incoming, sent)
+        try:
+            for reply in outcome.replies:
+                # An urgent answer is worth waiting for: retry far longer.
+                attempts = URGENT_ATTEMPTS if reply.urgent else MAX_RETRIES
+                for part in render(reply):
+                    result = await self._send(chat_id, part, incoming, attempts)
+                    if result is None:
+                        # Never let later, calmer messages arrive without this one.
+                        log.error("a reply was not delivered; the rest of this turn is held back")
+                        return
+                    sent.append(str(result))
+        finally:
+            await self.frontdoor.record_sent(incoming, sent)
 
     async def _send(
-        self, chat_id: int, html: str, plain: str, keyboard: Any, incoming: Incoming
+        self, chat_id: int, part: TelegramMessage, incoming: Incoming, attempts: int
     ) -> int | None:
         message = await self._call(
-            self.bot.send_message(chat_id, html, parse_mode="HTML", reply_markup=keyboard),
-            incoming=incoming,
-            retry=lambda: self.bot.send_message(
-                chat_id, html, parse_mode="HTML", reply_markup=keyboard
+            lambda: self.bot.send_message(
+                chat_id, part.html, parse_mode="HTML", reply_markup=part.keyboard
             ),
-            fallback=lambda: self.bot.send_message(chat_id, plain, reply_markup=keyboard),
+            incoming=incoming,
+            attempts=attempts,
+            fallback=lambda: self.bot.send_message(chat_id, part.plain, reply_markup=part.keyboard),
         )
         return message.message_id if message is not None else None
 
-    async def _wipe(self, chat_id: int, message_ids: list[int]) -> None:
-        """Safe exit: delete the chat's recent messages, in batches."""
-        for start in range(0, len(message_ids), DELETE_BATCH):
-            batch = message_ids[start : start + DELETE_BATCH]
-            done = await self._call(self.bot.delete_messages(chat_id, batch), incoming=None)
-            if done is None:  # older servers: one by one
-                for message_id in batch:
-                    await self._call(self.bot.delete_message(chat_id, message_id), incoming=None)
+    async def _wipe(self, incoming: Incoming, outcome: Outcome, message_ids: Sequence[str]) -> None:
+        """Safe exit: delete the chat's recent messages, in batches, with retries.
+
+        Only ids Telegram confirmed are forgotten, so pressing the button again
+        retries the rest; if something stayed, the family is told to delete the
+        chat by hand (one short, neutral line).
+        """
+        chat_id = int(incoming.chat_id)
+        ids = [int(m) for m in message_ids if m.isdigit()]
+        deleted: list[str] = []
+        for start in range(0, len(ids), DELETE_BATCH):
+            batch = ids[start : start + DELETE_BATCH]
+            done = await self._call(
+                lambda batch=batch: self.bot.delete_messages(chat_id, batch),  # type: ignore[misc]
+                incoming=None,
+                attempts=WIPE_ATTEMPTS,
+            )
+            if done:
+                deleted.extend(str(m) for m in batch)
+                continue
+            for message_id in batch:  # one by one: older servers, or a partial failure
+                if await self._call(
+                    lambda m=message_id: self.bot.delete_message(chat_id, m),  # type: ignore[misc]
+                    incoming=None,
+                    attempts=WIPE_ATTEMPTS,
+                ):
+                    deleted.append(str(message_id))
+        await self.frontdoor.forget_message_ids(incoming, deleted)
+        if len(deleted) < len(ids):
+            text = self.frontdoor.services.translator.gettext(
+                outcome.language, texts.WIPE_INCOMPLETE
+            )
+            await self._call(lambda: self.bot.send_message(chat_id, text), incoming=incoming)
 
     async def _call(
         self,
-        call: Awaitable[T],
+        make: Callable[[], Awaitable[T]],
         *,
         incoming: Incoming | None,
-        retry: Callable[[], Awaitable[T]] | None = None,
+        attempts: int = MAX_RETRIES,
         fallback: Callable[[], Awaitable[T]] | None = None,
     ) -> T | None:
-        """One Bot API call with the platform's failure modes handled, never raising."""
-        pending: Awaitable[T] | None = call
-        for attempt in range(MAX_RETRIES + 1):
-            assert pending is not None
+        """One Bot API call with the platform's failure modes handled, never raising.
+
+        Flood limits are waited out, passing server and network faults retried
+        with growing pauses (`attempts` retries), a rejected HTML message is
+        resent as plain text, and a blocked chat is marked as such.
+        """
+        for attempt in range(attempts + 1):
             try:
-                return await pending
+                return await make()
             except TelegramRetryAfter as exc:
-                if retry is None or attempt == MAX_RETRIES:
+                if attempt == attempts:
                     log.warning("Telegram flood limit; giving up this call")
                     return None
                 await asyncio.sleep(exc.retry_after)
-                pending = retry()
             except (TelegramServerError, TelegramNetworkError, OSError, TimeoutError) as exc:
-                # A passing fault: retry with a short pause (a crisis answer must arrive).
-                if retry is None or attempt == MAX_RETRIES:
-                    log.error(
-                        "Telegram unreachable (%s); message not delivered", type(exc).__name__
-                    )
+                if attempt == attempts:
+                    log.error("Telegram unreachable (%s); call abandoned", type(exc).__name__)
                     return None
-                await asyncio.sleep(TRANSIENT_PAUSE * (attempt + 1))
-                pending = retry()
+                await asyncio.sleep(min(TRANSIENT_PAUSE * 2**attempt, MAX_PAUSE))
             except TelegramForbiddenError:
                 if incoming is not None:
                     await self.frontdoor.mark_blocked(incoming, True)
                 return None
             except TelegramBadRequest as exc:
-                if fallback is not None:
-                    log.error("Telegram rejected a message (%s); sending plain text", exc.message)
-                    pending, fallback, retry = fallback(), None, None
-                    continue
-                log.warning("Telegram bad request: %s", exc.message)
-                return None
+                if fallback is None:
+                    log.warning("Telegram bad request: %s", exc.message)
+                    return None
+                log.error("Telegram rejected a message (%s); sending plain text", exc.message)
+                make, fallback = fallback, None
             except TelegramAPIError as exc:
                 log.error("Telegram API error: %s", exc.message)
                 return None
@@ -291,21 +331,24 @@ class TelegramChannel:
         """Command menus in the languages we speak (best effort)."""
         for language, commands in COMMANDS.items():
             await self._call(
-                self.bot.set_my_commands(commands, language_code=language), incoming=None
+                lambda c=commands, lang=language: self.bot.set_my_commands(c, language_code=lang),  # type: ignore[misc]
+                incoming=None,
             )
         # Everyone else (other or no language setting) gets the Russian menu.
-        await self._call(self.bot.set_my_commands(COMMANDS["ru"]), incoming=None)
+        await self._call(lambda: self.bot.set_my_commands(COMMANDS["ru"]), incoming=None)
 
     async def polling(self) -> None:
         """Receive updates by long polling until cancelled (never gives up)."""
-        await self._call(self.bot.delete_webhook(drop_pending_updates=False), incoming=None)
+        await self._call(lambda: self.bot.delete_webhook(drop_pending_updates=False), incoming=None)
         await self.prepare()
         await self.poller.run()
 
     async def set_webhook(self, url: str, secret: str) -> bool:
         await self.prepare()
         done = await self._call(
-            self.bot.set_webhook(url, secret_token=secret, allowed_updates=self.allowed_updates()),
+            lambda: self.bot.set_webhook(
+                url, secret_token=secret, allowed_updates=self.allowed_updates()
+            ),
             incoming=None,
         )
         self.webhook_set = bool(done)

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 25
 FIRST_BACKOFF = 1.0
-MAX_BACKOFF = 60.0
+MAX_BACKOFF = 10.0  # families should not wait long once Telegram is back
 
 
 class RawUpdates(TelegramMethod[list[dict[str, Any]]]):

@@ -241,7 +241,7 @@ class WebChat:
             token = secrets.token_urlsafe(24)
             incoming = self._incoming(token, text="/start", language=language)
         else:
-            incoming = self._incoming(token, payload="nav.here", language=language)
+            incoming = self._incoming(token, payload="nav.show", language=language)
         return self._response(await self._turn(incoming), token)
 
     async def send(self, request: Request) -> Response:

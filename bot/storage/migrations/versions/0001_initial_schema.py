@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 04:04:39.454894
+Create Date: 2026-11-24 04:52:51.410402
 """
 
 from __future__ import annotations
@@ -27,18 +27,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key"),
     )
     op.create_table(
-        "events",
+        "event_counts",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.String(length=24), nullable=False),
         sa.Column("journey", sa.String(length=32), nullable=False),
         sa.Column("topic", sa.String(length=48), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint(
+            "hour", "kind", "journey", "topic", "channel", "language", name="uq_event_counts_key"
+        ),
     )
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.create_index("ix_events_kind_at", ["kind", "at"], unique=False)
+    with op.batch_alter_table("event_counts", schema=None) as batch_op:
+        batch_op.create_index("ix_event_counts_kind_hour", ["kind", "hour"], unique=False)
 
     op.create_table(
         "families",
@@ -202,8 +206,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_families_last_seen_at"))
 
     op.drop_table("families")
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.drop_index("ix_events_kind_at")
+    with op.batch_alter_table("event_counts", schema=None) as batch_op:
+        batch_op.drop_index("ix_event_counts_kind_hour")
 
-    op.drop_table("events")
+    op.drop_table("event_counts")
     op.drop_table("content_state")
