@@ -18,9 +18,11 @@ STOPWORDS = frozenset(
     пожалуйста здравствуйте добрый день вечер утро привет спасибо ваш ваша наш наша мой
     свой свою какое каких почему зачем сколько куда откуда ли же бы вообще очень просто
     знаю знать знает дела дело делать сделать получается ладно понятно хорошо
+    вопрос вопросик спросить узнать интересует помогите
     a an and are as at be by can could do does for from have how i if in is it me my of
     on or please should tell that the there this to was what when where which who why
     will with would you your hello hi hey thanks thank no yes ok okay not
+    am has have want get know
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 
