@@ -13,10 +13,12 @@ and a bare "ребёнок" gets suggestions rather than a confident answer.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
@@ -204,7 +206,10 @@ class SearchIndex:
                     strong[doc] += weight
         if not scores:
             return SearchResult((), False)
-        ranked = sorted(scores, key=lambda d: (-scores[d], self.entries[d].id))[:limit]
+        # The few best of possibly thousands: a heap, not a full sort (ties by id).
+        best_docs = heapq.nlargest(limit + 2, scores.items(), key=itemgetter(1))
+        ranked = [d for d, _ in sorted(best_docs, key=lambda x: (-x[1], self.entries[x[0]].id))]
+        ranked = ranked[:limit]
         ceiling = total * (K1 + 1)
         matches = tuple(
             Match(
