@@ -45,6 +45,30 @@ async def running(services: Services, settings: Settings) -> AsyncIterator[Teleg
                 await task
 
 
+async def started(telegram: Telegram) -> FakeUser:
+    """A family that has just opened the bot (welcome and menu read)."""
+    user = telegram.user()
+    await user.send_command("/start")
+    await user.wait_for_messages(2)
+    return user
+
+
+def album(user: FakeUser, group: str, message_ids: tuple[int, ...], date: int) -> list[dict]:  # type: ignore[type-arg]
+    """Raw updates of an album of photos, as Telegram sends them: one message each."""
+    photo = [{"file_id": "p", "file_unique_id": "u", "width": 10, "height": 10}]
+    return [
+        {
+            "message_id": message_id,
+            "date": date,
+            "chat": {"id": user.id, "type": "private", "first_name": user.first_name},
+            "from": {"id": user.id, "is_bot": False, "first_name": user.first_name},
+            "photo": photo,
+            "media_group_id": group,
+        }
+        for message_id in message_ids
+    ]
+
+
 @pytest.fixture
 async def telegram(services: Services, settings: Settings) -> AsyncIterator[Telegram]:
     async with running(services, settings) as tg:
@@ -88,9 +112,7 @@ async def test_free_text_question_and_bold_html(telegram: Telegram) -> None:
 
 
 async def test_crisis_message_interrupts_and_marks_case_urgent(telegram: Telegram) -> None:
-    user = telegram.user()
-    await user.send_command("/start")
-    await user.wait_for_messages(2)
+    user = await started(telegram)
     await user.send_text("помогите муж бьет меня прямо сейчас")
     (crisis,) = await user.wait_for_messages(1)
     assert "112" in crisis.text and "8-800-7000-600" in crisis.text
@@ -140,9 +162,7 @@ async def test_edited_message_and_long_text(telegram: Telegram) -> None:
 
 
 async def test_forged_callback_payloads(telegram: Telegram) -> None:
-    user = telegram.user()
-    await user.send_command("/start")
-    await user.wait_for_messages(2)
+    user = await started(telegram)
     for data in (
         "pregnancy.start.99",
         "menu.nosuchnode.0",
@@ -159,9 +179,7 @@ async def test_forged_callback_payloads(telegram: Telegram) -> None:
 
 
 async def test_user_blocks_the_bot(telegram: Telegram) -> None:
-    user = telegram.user()
-    await user.send_command("/start")
-    await user.wait_for_messages(2)
+    user = await started(telegram)
     await user.block()
     await telegram.server.wait_idle()
     async with telegram.services.db.session() as session:
@@ -177,9 +195,7 @@ async def test_user_blocks_the_bot(telegram: Telegram) -> None:
 
 
 async def test_sending_to_a_blocked_user_is_survived(telegram: Telegram) -> None:
-    user = telegram.user()
-    await user.send_command("/start")
-    await user.wait_for_messages(2)
+    user = await started(telegram)
     telegram.server.fail_next(
         "sendMessage", error_code=403, description="Forbidden: bot was blocked by the user"
     )
@@ -199,9 +215,7 @@ async def test_flood_limit_is_waited_out(telegram: Telegram) -> None:
 
 
 async def test_safe_exit_deletes_the_conversation(telegram: Telegram) -> None:
-    user = telegram.user()
-    await user.send_command("/start")
-    await user.wait_for_messages(2)
+    user = await started(telegram)
     await user.press("🆘 Насилие дома")
     await user.wait_for_messages(1)
     await user.send_text("он опять угрожает")
@@ -214,9 +228,7 @@ async def test_safe_exit_deletes_the_conversation(telegram: Telegram) -> None:
 
 
 async def test_forget_command(telegram: Telegram) -> None:
-    user = telegram.user()
-    await user.send_command("/start")
-    await user.wait_for_messages(2)
+    user = await started(telegram)
     await user.send_command("/forget")
     (done,) = await user.wait_for_messages(1)
     assert "удален" in done.text.lower()
@@ -273,9 +285,7 @@ async def test_polling_survives_an_unreachable_server_and_unreadable_updates(
 
     monkeypatch.setattr(polling, "FIRST_BACKOFF", 0.05)
     server = telegram.server
-    user = telegram.user()
-    await user.send_command("/start")
-    await user.wait_for_messages(2)
+    user = await started(telegram)
     # The Bot API server goes away for a while…
     server.fail_next("getUpdates", error_code=502, description="Bad Gateway", times=3)
     # …and then sends an update this version cannot read, among good ones.
@@ -318,21 +328,13 @@ async def test_wrong_token_is_reported_not_silent(
 async def test_albums_are_answered_once_and_service_messages_not_at_all(
     telegram: Telegram,
 ) -> None:
-    user = telegram.user()
-    await user.send_command("/start")
-    await user.wait_for_messages(2)
-    base = {
-        "date": 1_700_000_000,
-        "chat": {"id": user.id, "type": "private", "first_name": "Мария"},
-        "from": {"id": user.id, "is_bot": False, "first_name": "Мария"},
-    }
-    photo = [{"file_id": "p", "file_unique_id": "u", "width": 10, "height": 10}]
-    for message_id in (501, 502, 503):
-        telegram.server.push_update(
-            "message", {**base, "message_id": message_id, "photo": photo, "media_group_id": "g1"}
-        )
-    pinned = {**base, "message_id": 500, "text": "x"}
-    telegram.server.push_update("message", {**base, "message_id": 504, "pinned_message": pinned})
+    user = await started(telegram)
+    photos = album(user, "g1", (501, 502, 503), 1_700_000_000)
+    for update in photos:
+        telegram.server.push_update("message", update)
+    service = {key: photos[0][key] for key in ("date", "chat", "from")}
+    pinned = {**service, "message_id": 500, "text": "x"}
+    telegram.server.push_update("message", {**service, "message_id": 504, "pinned_message": pinned})
     await telegram.server.wait_idle()
     replies = [m for m in user.messages if "Фотографии" in m.text]
     assert len(replies) == 1
@@ -345,9 +347,7 @@ async def test_a_crisis_answer_is_never_overtaken_during_an_outage(
     from bot.channels.telegram import adapter
 
     monkeypatch.setattr(adapter, "TRANSIENT_PAUSE", 0.01)
-    user = telegram.user()
-    await user.send_command("/start")
-    await user.wait_for_messages(2)
+    user = await started(telegram)
     telegram.server.fail_next("sendMessage", error_code=500, description="Internal", times=5)
     await user.send_text("он меня душит помогите")
     (crisis,) = await user.wait_for_messages(1, timeout=10)
@@ -360,19 +360,9 @@ async def test_safe_exit_survives_passing_faults_and_deletes_albums(
     from bot.channels.telegram import adapter
 
     monkeypatch.setattr(adapter, "TRANSIENT_PAUSE", 0.01)
-    user = telegram.user()
-    await user.send_command("/start")
-    await user.wait_for_messages(2)
-    base = {
-        "date": int(telegram.server.clock.timestamp()),
-        "chat": {"id": user.id, "type": "private", "first_name": "Мария"},
-        "from": {"id": user.id, "is_bot": False, "first_name": "Мария"},
-    }
-    photo = [{"file_id": "p", "file_unique_id": "u", "width": 10, "height": 10}]
-    for message_id in (601, 602):
-        telegram.server.push_update(
-            "message", {**base, "message_id": message_id, "photo": photo, "media_group_id": "g7"}
-        )
+    user = await started(telegram)
+    for update in album(user, "g7", (601, 602), int(telegram.server.clock.timestamp())):
+        telegram.server.push_update("message", update)
     await telegram.server.wait_idle()
     await user.press("🆘 Насилие дома")
     await user.wait_for_messages(1)
@@ -395,9 +385,7 @@ async def test_a_tap_and_a_quick_message_are_answered_in_order(telegram: Telegra
         return await answer(fake, p)
 
     server.add_method("answerCallbackQuery", slow)
-    user = telegram.user()
-    await user.send_command("/start")
-    await user.wait_for_messages(2)
+    user = await started(telegram)
     await user.press("🆘 Насилие дома")
     await asyncio.sleep(0.05)
     await user.send_text("он опять пришёл пьяный, мне страшно")
