@@ -281,7 +281,7 @@ class FrontDoor:
             await self._question(turn, text)
 
     def _typed_nav(self, turn: Turn, text: str) -> str | None:
-        """ "меню", "назад" typed instead of pressed (VK text keyboards send labels)."""
+        """«меню», «назад» typed instead of pressed (VK text keyboards send labels)."""
         typed = normalize(text)
         if typed in NAV_WORDS:
             return NAV_WORDS[typed]
@@ -297,19 +297,16 @@ class FrontDoor:
                 await self.engine.menu(turn)
             elif ref.action == "back":
                 await self.engine.back(turn)
-            elif (
-                ref.action == "here"
-                and turn.conversation.journey == "crisis"
-                and (turn.conversation.resume)
-            ):
+            elif ref.action == "here" and turn.conversation.journey == "crisis":
                 # "Back to the conversation" after a crisis answer: where they were before it.
-                target, turn.conversation.resume = turn.conversation.resume, None
+                target = turn.conversation.resume or "menu:start"
+                turn.conversation.resume = None
                 await self.engine.go(turn, "crisis", target)
             else:
                 await self.engine.rerender(turn)
             return
-        # Only journeys a family may start from a button the core adds; crisis
-        # screens appear on danger, never from a (possibly forged) payload.
+        # Only the places the core's own buttons lead to; crisis screens appear on
+        # danger, never from a (possibly forged) payload.
         if isinstance(ref, payload.GoRef) and ref.journey in GO_TARGETS:
             await self.engine.go(turn, "menu", GO_TARGETS[ref.journey])
             return

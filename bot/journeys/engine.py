@@ -207,29 +207,14 @@ class Engine:
             return False
         typed = _label_key(text)
         if typed:
-            values = turn.namespace()
-            visible = [
-                (index, button)
-                for index, button in enumerate(spec.flat_buttons())
-                if not button.url and evaluate(button.when, values)
-            ]
-            for index, button in visible:
-                if typed in self._keys(turn, button):
-                    return await self.press(turn, payload.ButtonRef(journey, node, index))
-            # "да, согласна", "нет, не хочу": the words of exactly one button's aliases,
-            # and a "no" only where the aliases say no.
-            words = set(typed.split()) - REQUEST_WORDS
-            fits = []
-            for index, button in visible:
-                known = {w for alias in button.aliases for w in _label_key(alias).split()}
-                if words and words <= known and bool(words & NEGATIONS) == bool(known & NEGATIONS):
-                    fits.append(index)
-            if len(fits) == 1:
-                return await self.press(turn, payload.ButtonRef(journey, node, fits[0]))
-            if spec.options:
-                for option in self.options(turn, spec.options):
+            index = self._typed_button(turn, spec, typed)
+            if index is not None:
+                return await self.press(turn, payload.ButtonRef(journey, node, index))
+            choices = spec.options
+            if choices is not None:
+                for option in self.options(turn, choices):
                     if _label_key(option.label) == typed:
-                        return await self._choose(turn, journey, node, spec.options, option.key)
+                        return await self._choose(turn, journey, node, choices, option.key)
         if spec.input is None:
             return False
         try:
@@ -244,6 +229,27 @@ class Engine:
         turn.set_var(spec.input.var, value)
         await self._proceed(turn, journey, spec.input.do, spec.input.args, spec.input.goto)
         return True
+
+    def _typed_button(self, turn: Turn, spec: NodeSpec, typed: str) -> int | None:
+        """The visible button a typed text means: its label or an alias, exactly — or,
+        for "да, согласна" / "нет, не хочу", the words of exactly one button's aliases
+        (and a "no" only where the aliases say no)."""
+        values = turn.namespace()
+        visible = [
+            (index, button)
+            for index, button in enumerate(spec.flat_buttons())
+            if not button.url and evaluate(button.when, values)
+        ]
+        for index, button in visible:
+            if typed in self._keys(turn, button):
+                return index
+        words = set(typed.split()) - REQUEST_WORDS
+        fits = []
+        for index, button in visible:
+            known = {w for alias in button.aliases for w in _label_key(alias).split()}
+            if words and words <= known and bool(words & NEGATIONS) == bool(known & NEGATIONS):
+                fits.append(index)
+        return fits[0] if len(fits) == 1 else None
 
     async def understand(self, turn: Turn, text: str) -> bool:
         """Typed text the current node does not take: an intent or a main-menu topic."""
