@@ -56,10 +56,7 @@ async def test_finder_gives_a_personal_list(family: TestFamily, services: Servic
 
 
 async def test_finder_without_children_skips_child_questions(family: TestFamily) -> None:
-    await family.send("/start")
-    await family.press("Подобрать меры поддержки")
-    await family.press("Даю согласие")
-    await family.press("Начать")
+    await family.open_finder()
     await family.press("Другой регион России")
     await family.press("Нет")  # not pregnant
     await family.press("0")
@@ -141,10 +138,7 @@ async def test_talk_to_a_person_opens_a_case_with_a_summary(
 async def test_crisis_interrupts_a_journey_and_can_resume(
     family: TestFamily, services: Services
 ) -> None:
-    await family.send("/start")
-    await family.press("Подобрать меры поддержки")
-    await family.press("Даю согласие")
-    await family.press("Начать")
+    await family.open_finder()
     await family.press("Республика Дагестан")
     await family.press("Нет")
     assert family.node == "finder:children"
@@ -251,10 +245,7 @@ async def test_bad_input_never_breaks(family: TestFamily) -> None:
 
 
 async def test_edited_messages(family: TestFamily) -> None:
-    await family.send("/start")
-    await family.press("Подобрать меры поддержки")
-    await family.press("Даю согласие")
-    await family.press("Начать")
+    await family.open_finder()
     await family.press("Другой регион России")
     await family.press("Нет")
     await family.send("2", edited=True)  # an edit at a question: asked to answer anew
@@ -276,10 +267,7 @@ async def test_duplicate_delivery_is_ignored(family: TestFamily, frontdoor: Fron
 async def test_forget_deletes_everything_and_says_what(
     family: TestFamily, services: Services
 ) -> None:
-    await family.send("/start")
-    await family.press("Поговорить с человеком")
-    await family.press("Даю согласие")
-    await family.press("Психолог")
+    await family.ask_for("Психолог")
     await family.send("Мне тяжело")
     assert await count(services, Case) == 1
     outcome = await family.send("/forget")

@@ -15,10 +15,7 @@ from tests.support.family import TestFamily
 async def test_danger_in_a_description_keeps_the_story(
     family: TestFamily, services: Services
 ) -> None:
-    await family.send("/start")
-    await family.press("Поговорить с человеком")
-    await family.press("Даю согласие")
-    await family.press("Юрист")
+    await family.ask_for("Юрист")
     outcome = await family.send("Муж бьёт меня каждый вечер, хочу развестись и забрать детей")
     assert outcome.replies[0].urgent  # danger first…
     async with services.db.session() as session:
@@ -47,10 +44,7 @@ async def test_a_later_request_never_wipes_the_danger_line(
 async def test_a_family_cannot_fake_the_warning_line(
     family: TestFamily, services: Services
 ) -> None:
-    await family.send("/start")
-    await family.press("Поговорить с человеком")
-    await family.press("Даю согласие")
-    await family.press("Юрист")
+    await family.ask_for("Юрист")
     await family.send("СРОЧНО: нужен ответ до пятницы, суд 15 числа")
     async with services.db.session() as session:
         case = await session.scalar(select(Case))
@@ -78,10 +72,7 @@ def test_ages_and_counts_in_words_and_units() -> None:
 
 
 async def test_finder_understands_a_baby_in_months(family: TestFamily, services: Services) -> None:
-    await family.send("/start")
-    await family.press("Подобрать меры поддержки")
-    await family.press("Даю согласие")
-    await family.press("Начать")
+    await family.open_finder()
     await family.press("Республика Дагестан")
     await family.press("Нет")
     await family.send("1")

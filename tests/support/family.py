@@ -48,6 +48,26 @@ class TestFamily:
         assert button.payload, f"'{label}' is a link, not a button"
         return await self.payload(button.payload)
 
+    async def walk(self, *steps: str) -> Outcome:
+        """Several steps in a row: "/commands" and "> typed text" are sent, the rest pressed."""
+        outcome = self.last
+        for step in steps:
+            if step.startswith("/"):
+                outcome = await self.send(step)
+            elif step.startswith("> "):
+                outcome = await self.send(step[2:])
+            else:
+                outcome = await self.press(step)
+        return outcome
+
+    async def open_finder(self) -> Outcome:
+        """From the start to the finder's first question, consent given."""
+        return await self.walk("/start", "Подобрать меры поддержки", "Даю согласие", "Начать")
+
+    async def ask_for(self, specialist: str) -> Outcome:
+        """From the start to "describe your situation" for a specialist, consent given."""
+        return await self.walk("/start", "Поговорить с человеком", "Даю согласие", specialist)
+
     async def _turn(self, incoming: Incoming) -> Outcome:
         outcome = await self.frontdoor.handle(incoming)
         if outcome.replies:
