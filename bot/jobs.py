@@ -10,16 +10,18 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import and_, delete, or_, select
 
 from bot.core.cases import OPEN_STATUSES
-from bot.core.frontdoor import purge_old_message_ids
 from bot.core.services import Services
-from bot.storage.models import Case, Family
+from bot.storage.models import MESSAGE_IDS_KEPT, Case, ChatMessage, Family
 
 log = logging.getLogger(__name__)
 
 
 async def purge_message_ids(services: Services) -> None:
+    """Message ids older than Telegram's deletion window are useless: drop them."""
+    cutoff = datetime.now(UTC) - MESSAGE_IDS_KEPT
     async with services.db.session() as session:
-        removed = await purge_old_message_ids(session)
+        result = await session.execute(delete(ChatMessage).where(ChatMessage.sent_at < cutoff))
+    removed = int(getattr(result, "rowcount", 0) or 0)
     if removed:
         log.info("purged %d old message ids", removed)
 
@@ -48,26 +50,25 @@ async def apply_retention(services: Services) -> int:
     return removed
 
 
+# Each sweep, how often, and how long after start-up it first runs.
+SWEEPS = (
+    (purge_message_ids, timedelta(hours=1), timedelta(minutes=1)),
+    (apply_retention, timedelta(hours=6), timedelta(minutes=5)),
+)
+
+
 def schedule_jobs(services: Services) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
-    scheduler.add_job(
-        purge_message_ids,
-        "interval",
-        hours=1,
-        args=[services],
-        id="purge_message_ids",
-        next_run_time=datetime.now(UTC) + timedelta(minutes=1),
-        coalesce=True,
-        max_instances=1,
-    )
-    scheduler.add_job(
-        apply_retention,
-        "interval",
-        hours=6,
-        args=[services],
-        id="retention",
-        next_run_time=datetime.now(UTC) + timedelta(minutes=5),
-        coalesce=True,
-        max_instances=1,
-    )
+    now = datetime.now(UTC)
+    for sweep, every, first in SWEEPS:
+        scheduler.add_job(
+            sweep,
+            "interval",
+            seconds=every.total_seconds(),
+            args=[services],
+            id=sweep.__name__,
+            next_run_time=now + first,
+            coalesce=True,
+            max_instances=1,
+        )
     return scheduler

@@ -11,9 +11,7 @@ from bot.actions.registry import ActionResult, registry
 from bot.core import cases
 from bot.core.turn import Turn
 from bot.core.types import Effect, EffectKind
-from bot.storage.models import ChatMessage
-
-DELETE_WINDOW_HOURS = 48
+from bot.storage.models import MESSAGE_IDS_KEPT, ChatMessage
 
 
 @registry.action("safe_exit")
@@ -25,16 +23,15 @@ async def safe_exit(turn: Turn, args: dict[str, Any]) -> ActionResult:
     neutral site). The position returns to the menu so the next person to open
     the chat sees nothing of the journey.
     """
-    session = turn.session
-    cutoff = datetime.now(UTC).timestamp() - DELETE_WINDOW_HOURS * 3600
-    rows = (
-        await session.execute(
-            select(ChatMessage.message_id, ChatMessage.sent_at).where(
-                ChatMessage.identity_id == turn.identity.id
+    ids = tuple(
+        (
+            await turn.session.scalars(
+                select(ChatMessage.message_id)
+                .where(ChatMessage.identity_id == turn.identity.id)
+                .where(ChatMessage.sent_at >= datetime.now(UTC) - MESSAGE_IDS_KEPT)
             )
-        )
-    ).all()
-    ids = tuple(m for m, sent_at in rows if sent_at.timestamp() >= cutoff)
+        ).all()
+    )
     # The ids stay recorded until the channel confirms each deletion, so pressing
     # the button again retries whatever a passing fault left behind.
     await cases.note_safe_exit(turn)

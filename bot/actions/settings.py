@@ -9,8 +9,8 @@ from sqlalchemy import delete, func, select
 from bot.actions.registry import ActionResult, Option, registry
 from bot.core import texts
 from bot.core.turn import Turn
-from bot.core.types import Button, Effect, EffectKind
-from bot.journeys import payload
+from bot.core.types import Effect, EffectKind
+from bot.journeys.engine import menu_button
 from bot.storage.models import Case, ChatMessage, Family, Identity, OrgRequest
 
 
@@ -85,5 +85,5 @@ async def forget(turn: Turn, args: dict[str, Any]) -> ActionResult:
             identities=identities,
             consent=turn.t(texts.YES if consent else texts.NO),
         )
-    turn.say(text, [[Button(turn.t(texts.MENU), payload.nav("menu"))]], node="menu:forgotten")
+    turn.say(text, [[menu_button(turn)]], node="menu:forgotten")
     return ActionResult(stop=True)

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,6 +28,7 @@ from bot.core.triage import Risk, TriageResult, triage
 from bot.core.turn import Turn
 from bot.core.types import Attachment, Button, Incoming, Outcome, Reply
 from bot.journeys import payload
+from bot.journeys.engine import menu_button
 from bot.knowledge.render import entry_card
 from bot.storage.models import ChatMessage, Conversation, EventCount, Family, Identity, utcnow
 
@@ -65,7 +66,6 @@ NAV_WORDS = {
 }
 LONG_TEXT = 1500  # characters: a story rather than a question
 SEARCH_CHARS = 600  # the part of a long message worth searching
-DELETABLE_FOR = timedelta(hours=48)  # Telegram lets bots delete messages this young
 
 ATTACHMENT_TEXTS = {
     Attachment.PHOTO: texts.ATTACHMENT_PHOTO,
@@ -263,7 +263,7 @@ class FrontDoor:
         elif command == "forget":
             await self.engine.run_action(turn, "forget", {})
         elif command == "help":
-            turn.say(turn.t(texts.HELP), [[self._menu_button(turn)]])
+            turn.say(turn.t(texts.HELP), [[menu_button(turn)]])
         elif turn.incoming.edited:
             spec = self.services.book.node(turn.conversation.journey, turn.conversation.node)
             if spec is not None and spec.input is not None:
@@ -346,7 +346,7 @@ class FrontDoor:
         knowledge = self.services.knowledge
         entry = knowledge.get(entry_id)
         if entry is None:
-            turn.say(turn.t(texts.ENTRY_NOT_FOUND), [[self._menu_button(turn)]])
+            turn.say(turn.t(texts.ENTRY_NOT_FOUND), [[menu_button(turn)]])
             return
         card = entry_card(
             entry, turn.language, turn.t, lambda c: knowledge.city_name(c, turn.language)
@@ -368,14 +368,11 @@ class FrontDoor:
         rows.append([Button(turn.t(texts.TALK_TO_PERSON), payload.go("person"))])
         if missed:  # not understood: the way to urgent help stays one tap away
             rows.append([Button(turn.t(texts.HOTLINES_BUTTON), payload.go("hotlines"))])
-        last = [self._menu_button(turn)]
+        last = [menu_button(turn)]
         if (turn.conversation.journey, turn.conversation.node) != ("menu", "start"):
             last.insert(0, Button(turn.t(texts.RETURN), payload.nav("here")))
         rows.append(last)
         return rows
-
-    def _menu_button(self, turn: Turn) -> Button:
-        return Button(turn.t(texts.MENU), payload.nav("menu"))
 
     # -- danger -----------------------------------------------------------------
     async def _crisis(self, turn: Turn, risk: TriageResult) -> None:
@@ -493,13 +490,6 @@ async def count_events(session: AsyncSession, turn: Turn, now: datetime) -> None
                 set_={"count": EventCount.count + statement.excluded.count},
             )
         )
-
-
-async def purge_old_message_ids(session: AsyncSession) -> int:
-    """Message ids older than Telegram's deletion window are useless: drop them."""
-    cutoff = datetime.now(UTC) - DELETABLE_FOR
-    result = await session.execute(delete(ChatMessage).where(ChatMessage.sent_at < cutoff))
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _command(text: str) -> str | None:

@@ -34,6 +34,11 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,24}$")
 _TG_NAME = re.compile(r"^@[A-Za-z0-9_]{5,32}$")
 
 
+def menu_button(turn: Turn) -> Button:
+    """The way home, on every screen that is not the menu."""
+    return Button(turn.t(texts.MENU), payload.nav("menu"))
+
+
 class InputError(ValueError):
     """An answer that does not fit the question: a message id and its values."""
 
@@ -138,7 +143,7 @@ class Engine:
         journey, node = turn.conversation.journey, turn.conversation.node
         spec = self.book.node(journey, node)
         if spec is None:
-            return [[Button(turn.t(texts.MENU), payload.nav("menu"))]]
+            return [[menu_button(turn)]]
         return self._rows(turn, journey, node, spec, [])
 
     async def back(self, turn: Turn) -> None:
@@ -389,7 +394,7 @@ class Engine:
         rows = extra + self.buttons(turn, journey, node, spec)
         if spec.nav and (journey, node) != MENU:
             back = Button(turn.t(texts.BACK), payload.nav("back"))
-            rows.append([back, Button(turn.t(texts.MENU), payload.nav("menu"))])
+            rows.append([back, menu_button(turn)])
         return rows
 
     def buttons(self, turn: Turn, journey: str, node: str, spec: NodeSpec) -> list[list[Button]]:

@@ -15,7 +15,6 @@ from bot.journeys.conditions import ConditionError, validate
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,15}$"
 NODE_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
-SPECIALTIES = ("psychologist", "lawyer", "social", "crisis")
 
 
 class _Spec(BaseModel):

@@ -41,7 +41,6 @@ class KnowledgeBase:
         self.version: int | None = None
         self._checked_at = 0.0
         self._lock = asyncio.Lock()
-        self._ready = asyncio.Event()
 
     @property
     def cities(self) -> dict[str, dict[str, str]]:
@@ -79,7 +78,6 @@ class KnowledgeBase:
             self.index = index
             self.version = version
             self._checked_at = time.monotonic()
-            self._ready.set()
             log.info("knowledge base loaded: %d entries, version %d", len(entries), version)
 
     async def search(self, text: str, limit: int = 3) -> SearchResult:

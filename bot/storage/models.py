@@ -8,7 +8,7 @@ Everything tied to a family is deleted with it (ON DELETE CASCADE).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -161,6 +161,10 @@ class OrgRequest(Base):
     channel: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Telegram lets a bot delete messages this young: older ids are of no use.
+MESSAGE_IDS_KEPT = timedelta(hours=48)
 
 
 class ChatMessage(Base):
