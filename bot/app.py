@@ -24,7 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from bot.channels.web.app import WebChat, build_app
 from bot.config import Settings
@@ -75,7 +75,9 @@ class Application:
         frontdoor = FrontDoor(services)
         web = WebChat(frontdoor, settings)
         app = cls(settings, services, frontdoor, web, build_app(web))
-        extra: list[Any] = [Route("/healthz", app._health)]
+        from admin.app import build_admin
+
+        extra: list[Any] = [Route("/healthz", app._health), Mount("/admin", build_admin(services))]
         if settings.telegram_token and settings.telegram_mode == "webhook":
             extra.append(Route(WEBHOOK_PATH, app._webhook, methods=["POST"]))
         app.asgi = build_app(web, extra)

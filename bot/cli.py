@@ -253,6 +253,125 @@ def cmd_cases(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    """From stdin (scripts) or typed twice at a hidden prompt; never an argument
+    (arguments show in `ps` and in shell history)."""
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password (10+ characters): ")
+    if getpass.getpass("Repeat the password: ") != first:
+        raise SystemExit("the passwords differ; nothing was changed")
+    return first
+
+
+def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from admin import audit, auth
+    from bot.storage.db import Database
+    from bot.storage.models import Partner, StaffUser
+
+    async def main() -> int:
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session:
+                if args.action == "list":
+                    users = (
+                        await session.scalars(select(StaffUser).order_by(StaffUser.login))
+                    ).all()
+                    for user in users:
+                        extra = ",".join(user.specialties) or (
+                            f"partner {user.partner_id}" if user.partner_id else ""
+                        )
+                        state = "" if user.active else " (disabled)"
+                        print(f"{user.login}\t{user.role}\t{extra}{state}")
+                    return 0
+                if args.action == "create":
+                    if args.partner_id is not None and not await session.get(
+                        Partner, args.partner_id
+                    ):
+                        print(f"no partner with id {args.partner_id}", file=sys.stderr)
+                        return 1
+                    user = await auth.create_user(
+                        session,
+                        login=args.login,
+                        password=_read_password(args),
+                        role=args.role,
+                        name=args.name or "",
+                        specialties=args.specialty or [],
+                        partner_id=args.partner_id,
+                        must_change_password=False,
+                    )
+                    await audit.record(
+                        session,
+                        None,
+                        "create",
+                        "staff_user",
+                        user.id,
+                        after=audit.snapshot(user),
+                        login="cli",
+                    )
+                    print(f"created {user.login} ({user.role})")
+                    return 0
+                user = await session.scalar(
+                    select(StaffUser).where(StaffUser.login == auth.normal_login(args.login))
+                )
+                if user is None:
+                    print(f"no account {args.login!r}", file=sys.stderr)
+                    return 1
+                before = audit.snapshot(user)
+                if args.action == "passwd":
+                    await auth.set_password(session, user, _read_password(args), must_change=False)
+                    user.active = True
+                else:  # disable
+                    user.active = False
+                    await auth.set_password(session, user, auth.random_password(), must_change=True)
+                await audit.record(
+                    session,
+                    None,
+                    args.action,
+                    "staff_user",
+                    user.id,
+                    before=before,
+                    after=audit.snapshot(user),
+                    login="cli",
+                )
+                print(f"{args.action}: {user.login}")
+                return 0
+        except auth.AccountError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
+    """The admin panel alone (for a separate, staff-only host)."""
+    import uvicorn
+
+    from admin.app import standalone
+    from bot.core.services import Services
+
+    services = Services.build(settings)
+    host = args.host or settings.web_host
+    port = args.port or settings.web_port
+    print(f"admin panel on http://{host}:{port}/admin/")
+    uvicorn.run(
+        standalone(services),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.web_trusted_proxies,
+    )
+    return 0
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -310,6 +429,40 @@ def parser() -> argparse.ArgumentParser:
     cases = sub.add_parser("cases", help="list cases waiting for a consultant")
     cases.add_argument("--all", action="store_true", help="closed ones too")
     cases.set_defaults(func=cmd_cases)
+
+    users = sub.add_parser("users", help="admin panel accounts").add_subparsers(
+        dest="action", required=True
+    )
+    create = users.add_parser("create", help="create an account (the first admin, too)")
+    create.add_argument("--login", required=True)
+    create.add_argument(
+        "--role", required=True, choices=["admin", "editor", "consultant", "partner"]
+    )
+    create.add_argument("--name", help="name or pseudonym shown to families (consultants)")
+    create.add_argument(
+        "--specialty",
+        action="append",
+        choices=["psychologist", "lawyer", "social", "crisis"],
+        help="consultants: repeat for several",
+    )
+    create.add_argument("--partner-id", type=int, help="partner staff: their organisation's id")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    create.set_defaults(func=cmd_users)
+    passwd = users.add_parser("passwd", help="set a new password (and re-enable the account)")
+    passwd.add_argument("login")
+    passwd.add_argument("--password-stdin", action="store_true")
+    passwd.set_defaults(func=cmd_users)
+    disable = users.add_parser("disable", help="disable an account and end its sessions")
+    disable.add_argument("login")
+    disable.set_defaults(func=cmd_users)
+    users.add_parser("list", help="list accounts").set_defaults(func=cmd_users)
+
+    adm = sub.add_parser("admin", help="serve only the admin panel (at /admin)")
+    adm.add_argument("--host")
+    adm.add_argument("--port", type=int)
+    adm.set_defaults(func=cmd_admin)
     return top
 
 

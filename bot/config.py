@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         default=24, description="Within how many working hours a consultant answers a case"
     )
 
+    # Admin panel (/admin)
+    admin_session_hours: int = Field(default=12, description="A staff login lasts at most this")
+    admin_idle_minutes: int = Field(default=60, description="…and ends after this long unused")
+    admin_secure_cookies: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only (set behind TLS)"
+    )
+
     # Privacy
     retention_days_without_consent: int = 30
     retention_days: int = 365

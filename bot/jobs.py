@@ -11,6 +11,7 @@ from sqlalchemy import and_, delete, or_, select
 
 from bot.core.cases import OPEN_STATUSES
 from bot.core.services import Services
+from bot.storage import throttle
 from bot.storage.models import MESSAGE_IDS_KEPT, Case, ChatMessage, Family
 
 log = logging.getLogger(__name__)
@@ -50,10 +51,20 @@ async def apply_retention(services: Services) -> int:
     return removed
 
 
+async def purge_staff_sessions(services: Services) -> None:
+    """Expired admin sessions and old failed-login counters (they hold addresses)."""
+    from admin.auth import purge_sessions
+
+    async with services.db.session() as session:
+        await purge_sessions(session)
+        await throttle.purge_stale(session, timedelta(days=1))
+
+
 # Each sweep, how often, and how long after start-up it first runs.
 SWEEPS = (
     (purge_message_ids, timedelta(hours=1), timedelta(minutes=1)),
     (apply_retention, timedelta(hours=6), timedelta(minutes=5)),
+    (purge_staff_sessions, timedelta(hours=1), timedelta(minutes=2)),
 )
 
 

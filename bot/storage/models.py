@@ -157,10 +157,15 @@ class OrgRequest(Base):
     city: Mapped[str] = mapped_column(String(100), default="")
     contact: Mapped[str] = mapped_column(String(200), default="")
     message: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(12), default="new")
+    status: Mapped[str] = mapped_column(String(12), default="new")  # ORG_REQUEST_STATUSES
+    note: Mapped[str] = mapped_column(Text, default="")  # staff's own note, never sent
     channel: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+ORG_REQUEST_STATUSES = ("new", "in_progress", "done", "rejected")
 
 
 # Telegram lets a bot delete messages this young: older ids are of no use.
@@ -228,3 +233,138 @@ class EventCount(Base):
     channel: Mapped[str] = mapped_column(String(16), default="")
     language: Mapped[str] = mapped_column(String(8), default="")
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- Staff side (admin panel) -------------------------------------------------------
+
+ROLES = ("admin", "editor", "consultant", "partner")
+SPECIALTIES = ("psychologist", "lawyer", "social", "crisis")
+
+
+class Partner(Base):
+    """A partner organisation of the cluster: a shop, salon, business or NGO."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(24))  # PARTNER_KINDS
+    city: Mapped[str] = mapped_column(String(32), default="")  # a key of knowledge/cities.yaml
+    addresses: Mapped[list[Any]] = mapped_column(default=list)
+    phone: Mapped[str] = mapped_column(String(64), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    website: Mapped[str] = mapped_column(String(300), default="")
+    contact_person: Mapped[str] = mapped_column(String(200), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    offers: Mapped[list[Offer]] = relationship(
+        back_populates="partner", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+PARTNER_KINDS = ("children_shop", "clothing_shop", "salon", "business", "ngo", "other")
+PROGRAMMES = ("life_certificate", "new_life", "family_card")
+# Who may receive a family-card offer (self-declared by the family, verified by staff).
+FAMILY_CATEGORIES = (
+    "large_family",
+    "pregnancy",
+    "child_under_3",
+    "child_disability",
+    "low_income",
+    "single_parent",
+)
+
+
+class Offer(Base):
+    """What a partner gives through a programme; vouchers are issued from these."""
+
+    __tablename__ = "offers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), index=True
+    )
+    programme: Mapped[str] = mapped_column(String(24))  # PROGRAMMES
+    title: Mapped[str] = mapped_column(String(200))
+    covers: Mapped[str] = mapped_column(Text, default="")  # what the family gets
+    value_rub: Mapped[int | None] = mapped_column(Integer, default=None)
+    discount_percent: Mapped[int | None] = mapped_column(Integer, default=None)
+    monthly_quota: Mapped[int | None] = mapped_column(Integer, default=None)  # None: no limit
+    valid_days: Mapped[int] = mapped_column(Integer, default=30)  # a voucher's life
+    starts_on: Mapped[date | None] = mapped_column(Date, default=None)
+    ends_on: Mapped[date | None] = mapped_column(Date, default=None)
+    categories: Mapped[list[Any]] = mapped_column(default=list)  # FAMILY_CATEGORIES; [] = any
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    partner: Mapped[Partner] = relationship(back_populates="offers")
+
+
+class StaffUser(Base):
+    """A person who logs in to the admin panel (never a family)."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")  # shown to families (issue 5)
+    role: Mapped[str] = mapped_column(String(16))  # ROLES
+    specialties: Mapped[list[Any]] = mapped_column(default=list)  # consultants: SPECIALTIES
+    partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partners.id", ondelete="SET NULL"), default=None, index=True
+    )
+    password_hash: Mapped[str] = mapped_column(String(255))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class StaffSession(Base):
+    """A logged-in browser. Only the token's hash is kept: a leaked table logs no one in."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Throttle(Base):
+    """Failed attempts per key (a login, an address): rate limits that survive restarts
+    and hold across workers."""
+
+    __tablename__ = "throttles"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None, index=True)
+
+
+class AuditRecord(Base):
+    """Who changed what and when, with the values before and after (never secrets)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), default=None, index=True
+    )
+    user_login: Mapped[str] = mapped_column(String(64))  # kept if the account is deleted
+    action: Mapped[str] = mapped_column(String(24))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64), default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)

@@ -1,0 +1,64 @@
+"""The audit log: who changed what and when, with the values before and after."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin.auth import Staff
+from bot.storage.models import AuditRecord, Base
+
+# Never written to the log, whatever the entity.
+SECRET_FIELDS = frozenset({"password_hash", "token_hash", "csrf"})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def snapshot(row: Base, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A row's column values as JSON-ready data, secrets left out."""
+    mapper = inspect(row).mapper
+    return {
+        column.key: _plain(getattr(row, column.key))
+        for column in mapper.column_attrs
+        if column.key not in SECRET_FIELDS | skip
+    }
+
+
+def changed(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    """Keys whose values differ (for showing a change at a glance)."""
+    before, after = before or {}, after or {}
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+async def record(
+    session: AsyncSession,
+    who: Staff | None,
+    action: str,
+    entity: str,
+    entity_id: object = "",
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    login: str = "",
+) -> None:
+    """Add one record in the caller's transaction (so a rolled-back change leaves none)."""
+    if before is not None and after is not None and not changed(before, after):
+        return  # saving an unchanged form is not a change
+    session.add(
+        AuditRecord(
+            user_id=who.user.id if who else None,
+            user_login=who.user.login if who else (login or "system"),
+            action=action,
+            entity=entity,
+            entity_id=str(entity_id),
+            before=before,
+            after=after,
+        )
+    )

@@ -1,0 +1,1 @@
+"""Admin pages, one module per area; each exports ROUTES."""
