@@ -328,14 +328,17 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
                 else:  # disable
                     user.active = False
                     await auth.set_password(session, user, auth.random_password(), must_change=True)
+                # A new password shows in no column of the record (hashes are left
+                # out), so it is recorded as an event rather than as a change.
+                after = audit.snapshot(user) if args.action != "passwd" else None
                 await audit.record(
                     session,
                     None,
                     args.action,
                     "staff_user",
                     user.id,
-                    before=before,
-                    after=audit.snapshot(user),
+                    before=before if after else None,
+                    after=after,
                     login="cli",
                 )
                 print(f"{args.action}: {user.login}")

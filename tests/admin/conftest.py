@@ -75,9 +75,11 @@ class StaffClient:
         )
 
     def _remember(self, response: httpx.Response) -> None:
-        found = _CSRF.search(response.text) if "html" in response.headers.get(
-            "content-type", ""
-        ) else None
+        found = (
+            _CSRF.search(response.text)
+            if "html" in response.headers.get("content-type", "")
+            else None
+        )
         if found:
             self.csrf = found.group(1)
 
@@ -90,7 +92,9 @@ def admin_asgi(services: Services) -> Starlette:
 @pytest.fixture
 async def accounts(services: Services) -> Accounts:
     async with services.db.session() as session:
-        partner = Partner(name="Детский магазин «Карапуз»", kind="children_shop", city="makhachkala")
+        partner = Partner(
+            name="Детский магазин «Карапуз»", kind="children_shop", city="makhachkala"
+        )
         other = Partner(name="Салон «Новый образ»", kind="salon", city="derbent")
         session.add_all([partner, other])
         await session.flush()
