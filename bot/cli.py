@@ -294,7 +294,7 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
                     ):
                         print(f"no partner with id {args.partner_id}", file=sys.stderr)
                         return 1
-                    user = await auth.create_user(
+                    created = await auth.create_user(
                         session,
                         login=args.login,
                         password=_read_password(args),
@@ -309,11 +309,11 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
                         None,
                         "create",
                         "staff_user",
-                        user.id,
-                        after=audit.snapshot(user),
+                        created.id,
+                        after=audit.snapshot(created),
                         login="cli",
                     )
-                    print(f"created {user.login} ({user.role})")
+                    print(f"created {created.login} ({created.role})")
                     return 0
                 user = await session.scalar(
                     select(StaffUser).where(StaffUser.login == auth.normal_login(args.login))

@@ -31,7 +31,7 @@ async def locked_until(session: AsyncSession, keys: list[str]) -> datetime | Non
     found = await session.scalars(
         select(Throttle.locked_until).where(Throttle.key.in_(keys), Throttle.locked_until > now)
     )
-    return max(found.all(), default=None)
+    return max((until for until in found.all() if until is not None), default=None)
 
 
 async def fail(session: AsyncSession, key: str, limit: Limit) -> datetime | None:
