@@ -281,12 +281,12 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
                     users = (
                         await session.scalars(select(StaffUser).order_by(StaffUser.login))
                     ).all()
-                    for user in users:
-                        extra = ",".join(user.specialties) or (
-                            f"partner {user.partner_id}" if user.partner_id else ""
+                    for account in users:
+                        extra = ",".join(account.specialties) or (
+                            f"partner {account.partner_id}" if account.partner_id else ""
                         )
-                        state = "" if user.active else " (disabled)"
-                        print(f"{user.login}\t{user.role}\t{extra}{state}")
+                        state = "" if account.active else " (disabled)"
+                        print(f"{account.login}\t{account.role}\t{extra}{state}")
                     return 0
                 if args.action == "create":
                     if args.partner_id is not None and not await session.get(
