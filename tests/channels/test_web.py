@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import shutil
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.channels.web.app import WebChat, build_app, visitor_id
 from bot.config import Settings
 from bot.core.frontdoor import FrontDoor
 from bot.core.services import Services
+from tests.support.browser import chromium, launch, serving
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -159,54 +155,18 @@ async def test_page_headers_and_exit_url(client: httpx.AsyncClient) -> None:
 
 
 # -- a real browser -------------------------------------------------------------
-def _chromium() -> str | None:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None and os.environ.get("FW_REQUIRE_BROWSER"):
-        pytest.fail("chromium is not installed (apt-get install chromium)")
-    return found
-
-
-@contextlib.asynccontextmanager
-async def serving(web: WebChat) -> AsyncIterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        build_app(web), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_web_chat_in_chromium(web: WebChat) -> None:
-    executable = _chromium()
+    executable = chromium()
     if executable is None:
         pytest.skip("chromium is not installed")
     from playwright.async_api import async_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    async with serving(web) as base, async_playwright() as pw:
+    async with serving(build_app(web)) as base, async_playwright() as pw:
         web.settings.web_exit_url = base + "/healthz"  # a neutral page, offline
-        browser = await pw.chromium.launch(
-            executable_path=executable,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = await launch(pw, executable)
         try:
             page = await browser.new_page(viewport={"width": 390, "height": 844}, locale="ru-RU")
             errors: list[str] = []
