@@ -47,13 +47,14 @@ async def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     login: str = "",
+    user_id: int | None = None,
 ) -> None:
     """Add one record in the caller's transaction (so a rolled-back change leaves none)."""
     if before is not None and after is not None and not changed(before, after):
         return  # saving an unchanged form is not a change
     session.add(
         AuditRecord(
-            user_id=who.user.id if who else None,
+            user_id=who.user.id if who else user_id,
             user_login=who.user.login if who else (login or "system"),
             action=action,
             entity=entity,

@@ -87,7 +87,13 @@ async def login(request: Request) -> Response:
         )
         if result.user is not None:
             await audit.record(
-                session, None, "login", "staff_user", result.user.id, login=login_name
+                session,
+                None,
+                "login",
+                "staff_user",
+                result.user.id,
+                login=result.user.login,
+                user_id=result.user.id,
             )
     if result.locked_until is not None and result.token is None:
         minutes = max(1, math.ceil((result.locked_until - utcnow()).total_seconds() / 60))
