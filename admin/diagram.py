@@ -9,6 +9,7 @@ writes the markup. Journeys have a dozen nodes, so no caching is needed.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -74,7 +75,9 @@ class Edge:
 
     @property
     def label(self) -> str:
-        first = " · ".join(_short(label, EDGE_LABEL_CHARS) for label in self.labels[:2])
+        first = " · ".join(
+            _short(_without_emoji(label), EDGE_LABEL_CHARS) for label in self.labels[:2]
+        )
         extra = len(self.labels) - 2
         return f"{first} +{extra}" if extra > 0 else first
 
@@ -125,6 +128,16 @@ class Diagram:
 
 
 # -- reading a journey ----------------------------------------------------------------
+def _without_emoji(label: str) -> str:
+    """A button's leading emoji says nothing in a diagram and many fonts lack it."""
+    start = 0
+    while start < len(label) and (
+        unicodedata.category(label[start]) in ("So", "Sk", "Mn", "Cf") or label[start] == " "
+    ):
+        start += 1
+    return label[start:] or label
+
+
 def _short(text: str, limit: int) -> str:
     text = " ".join(text.replace("**", "").split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

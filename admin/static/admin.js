@@ -1,9 +1,6 @@
 // Small touches only; every page works without this script.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
-  // The menu is a <details>: open on wide screens, a tap-to-open list on phones.
-  const menu = document.querySelector("details.menu");
-  if (menu && window.matchMedia("(min-width: 900px)").matches) menu.open = true;
   // Ask before destructive actions (forms marked data-confirm="…").
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
     form.addEventListener("submit", (event) => {
