@@ -56,6 +56,44 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+BODY_MAX = 3 * 1024 * 1024  # the largest form: a 2 MB knowledge import, with room
+LOGIN_BODY_MAX = 16 * 1024  # a login form is tiny, and anyone may post it
+TOO_LARGE = "Слишком большой запрос: файл для загрузки — не больше 2 МБ."
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit before they are parsed or spooled to disk.
+
+    Counts the bytes as they stream in, so a missing or false Content-Length
+    does not get past it (Starlette limits only non-file form fields itself).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        limit = LOGIN_BODY_MAX if scope["path"].endswith("/login") else BODY_MAX
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            response = error_page(Request(scope), 413, TOO_LARGE)
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise HTTPException(413)  # inside the handler: rendered by _http_error
+            return message
+
+        await self.app(scope, counted, send)
+
+
 def all_pages() -> list[Page]:
     """Every page of every module in admin.pages (each exports ROUTES)."""
     pages: list[Page] = []
@@ -71,6 +109,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return error_page(request, 404, "Такой страницы нет.")
     if exc.status_code == 405:
         return error_page(request, 405, "Так эту страницу открыть нельзя.")
+    if exc.status_code == 413:
+        return error_page(request, 413, TOO_LARGE)
     return error_page(request, exc.status_code, "Запрос не удалось выполнить.")
 
 
@@ -95,6 +135,7 @@ def build_admin(services: Services) -> Starlette:
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.admin = AdminState(services)
+    app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -6,11 +6,14 @@ so a copy of the table logs no one in. Each session has its own CSRF token.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,22 +21,30 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import throttle
+from bot.storage.db import Database
 from bot.storage.models import ROLES, SPECIALTIES, StaffSession, StaffUser, utcnow
 
 PASSWORD_MIN = 10
 LOGIN_PATTERN = r"[a-z0-9][a-z0-9._-]{1,63}"
-# Per account: a handful of tries, then a pause; per address: room for a shared office.
-ACCOUNT_LIMIT = throttle.Limit(
-    failures=5, window=timedelta(minutes=15), lockout=timedelta(minutes=15)
-)
+# One login from one address: a handful of tries, then a pause. One address: room for
+# a shared office. One login from anywhere: only a crowd of addresses gets there.
+PAIR_LIMIT = throttle.Limit(failures=5, window=timedelta(minutes=15), lockout=timedelta(minutes=15))
 ADDRESS_LIMIT = throttle.Limit(
     failures=20, window=timedelta(minutes=15), lockout=timedelta(minutes=30)
+)
+ACCOUNT_LIMIT = throttle.Limit(
+    failures=100, window=timedelta(hours=1), lockout=timedelta(minutes=15)
 )
 SEEN_EVERY = timedelta(minutes=1)  # write `seen_at` at most this often
 
 _hasher = PasswordHasher()
-# Verified when the login is unknown, so a wrong login takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the login is unknown, so a wrong login takes as long as a wrong
+    password. Made on first use: hashing is slow on purpose, and start-up must not be."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(ValueError):
@@ -56,7 +67,7 @@ def check_password_rules(password: str) -> None:
 
 def verify_password(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -92,6 +103,7 @@ class LoginResult:
     token: str | None = None
     user: StaffUser | None = None
     locked_until: datetime | None = None
+    just_locked: bool = False  # this attempt was the one that locked
 
 
 async def create_user(
@@ -119,7 +131,7 @@ async def create_user(
         role=role,
         specialties=sorted(set(specialties or [])) if role == "consultant" else [],
         partner_id=partner_id if role == "partner" else None,
-        password_hash=hash_password(password),
+        password_hash=await asyncio.to_thread(hash_password, password),
         must_change_password=must_change_password,
     )
     session.add(user)
@@ -147,8 +159,10 @@ async def set_password(
     must_change: bool,
     keep_session: str | None = None,
 ) -> None:
-    """New password; the account's other sessions end (a reset locks out a thief)."""
-    user.password_hash = hash_password(password)
+    """New password; the account's other sessions end (a reset locks out a thief), and
+    any lock on its login is lifted (a reset is how staff get back in)."""
+    user.password_hash = await asyncio.to_thread(hash_password, password)
+    await throttle.clear_prefix(session, f"login:{user.login}")
     user.must_change_password = must_change
     await session.execute(
         delete(StaffSession).where(
@@ -157,44 +171,71 @@ async def set_password(
     )
 
 
+def address_key(address: str) -> str:
+    """Who is guessing, for the limits: an IPv6 host usually owns a whole /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 async def log_in(
-    session: AsyncSession,
+    db: Database,
     login: str,
     password: str,
     address: str,
     lifetime: timedelta,
 ) -> LoginResult:
-    """Check the password within the limits; on success open a session."""
+    """Check the password within the limits; on success open a session.
+
+    Three counters: this login from this address (a few tries, then a pause),
+    this address (many logins guessed from one place), and this login from
+    anywhere (a generous limit: only a crowd of addresses reaches it, and a
+    stranger must not be able to lock a colleague out with five wrong tries).
+    The slow hash is checked outside any transaction and off the event loop:
+    SQLite has one writer and the family chat shares the loop.
+    """
     login = normal_login(login)[:64]
-    keys = [f"login:{login}", f"addr:{address}"]
-    locked = await throttle.locked_until(session, keys)
-    if locked is not None:
-        return LoginResult(locked_until=locked)
-    user = await session.scalar(select(StaffUser).where(StaffUser.login == login))
+    where = address_key(address)
+    keys = [f"login:{login}|{where}", f"addr:{where}", f"login:{login}"]
+    async with db.session() as session:
+        locked = await throttle.locked_until(session, keys)
+        if locked is not None:
+            return LoginResult(locked_until=locked)
+        user = await session.scalar(select(StaffUser).where(StaffUser.login == login))
     stored = user.password_hash if user is not None and user.active else None
-    if not verify_password(stored, password) or user is None:
-        ends = [
-            await throttle.fail(session, keys[0], ACCOUNT_LIMIT),
-            await throttle.fail(session, keys[1], ADDRESS_LIMIT),
-        ]
-        return LoginResult(locked_until=max((e for e in ends if e), default=None))
-    await throttle.clear(session, keys[0])
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    user.last_login_at = utcnow()
-    token = secrets.token_urlsafe(32)
-    now = utcnow()
-    session.add(
-        StaffSession(
-            token_hash=token_hash(token),
-            user_id=user.id,
-            csrf=secrets.token_urlsafe(32),
-            created_at=now,
-            seen_at=now,
-            expires_at=now + lifetime,
+    valid = await asyncio.to_thread(verify_password, stored, password)
+    async with db.session() as session:
+        if not valid or user is None:
+            ends = [
+                await throttle.fail(session, key, limit)
+                for key, limit in zip(keys, (PAIR_LIMIT, ADDRESS_LIMIT, ACCOUNT_LIMIT), strict=True)
+            ]
+            until = max((e for e in ends if e), default=None)
+            return LoginResult(locked_until=until, just_locked=until is not None)
+        await throttle.clear(session, keys[0])
+        fresh = await session.get(StaffUser, user.id)
+        if fresh is None or not fresh.active:
+            return LoginResult()
+        if _hasher.check_needs_rehash(fresh.password_hash):
+            fresh.password_hash = await asyncio.to_thread(_hasher.hash, password)
+        fresh.last_login_at = utcnow()
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        session.add(
+            StaffSession(
+                token_hash=token_hash(token),
+                user_id=fresh.id,
+                csrf=secrets.token_urlsafe(32),
+                created_at=now,
+                seen_at=now,
+                expires_at=now + lifetime,
+            )
         )
-    )
-    return LoginResult(token=token, user=user)
+        return LoginResult(token=token, user=fresh)
 
 
 async def resume(session: AsyncSession, token: str, idle: timedelta) -> Staff | None:

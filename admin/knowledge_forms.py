@@ -21,6 +21,8 @@ from starlette.datastructures import FormData
 
 from bot.core.services import Services
 from bot.core.turn import Turn
+from bot.journeys.book import JourneyBook
+from bot.knowledge import safeyaml
 from bot.knowledge.render import entry_card
 from bot.knowledge.schema import FINDER_VARS, Entry
 
@@ -323,7 +325,9 @@ def parse_eligibility(text: str) -> tuple[dict[str, Any] | None, str]:
     if not text.strip():
         return None, ""
     try:
-        condition = yaml.safe_load(text)
+        condition = safeyaml.load_condition(text)
+    except safeyaml.RefusedYaml as exc:
+        return None, f"Условие не принято: {exc}."
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (строка {mark.line + 1})" if mark is not None else ""
@@ -376,6 +380,12 @@ def error_message(error: ErrorDetails) -> str:
         return "Отметьте города, где работает организация (или «Онлайн»)."
     if "unexpected characters" in message:
         return "В телефоне допустимы цифры, пробелы, «+», «-» и скобки (от 3 до 24 знаков)."
+    if "not an http(s) web address" in message:
+        return "Адрес сайта должен начинаться с https:// или http://, например https://www.gosuslugi.ru"
+    if "is not between" in message and field_name == "reviewed":
+        return "Дата проверки должна быть не раньше 2000-01-01 и не позже сегодняшнего дня."
+    if "may hold only texts" in message:
+        return "В условии допустимы только слова, числа, true/false и списки."
     if "unknown variables" in message:
         return "В условии неизвестные переменные: " + message.split("variables", 1)[1].strip()
     if "unknown topics" in message or "unknown kinds of help" in message:
@@ -467,10 +477,29 @@ def dump_entries(items: Iterable[tuple[Mapping[str, Any], bool]], header: str) -
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
 
+MAX_PROBLEMS_SHOWN = 50
+
+
 @dataclass
 class Parsed:
     entries: list[Entry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+    def listed(self) -> list[str]:
+        """The problems to show: the first ones and how many more (a page of 10,000 is no help)."""
+        if len(self.problems) <= MAX_PROBLEMS_SHOWN:
+            return list(self.problems)
+        rest = len(self.problems) - MAX_PROBLEMS_SHOWN
+        return [*self.problems[:MAX_PROBLEMS_SHOWN], f"…и ещё {rest} {problems_word(rest)}."]
+
+
+def problems_word(count: int) -> str:
+    """«проблема» in the form Russian uses after `count`."""
+    if count % 10 == 1 and count % 100 != 11:
+        return "проблема"
+    if 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14:
+        return "проблемы"
+    return "проблем"
 
 
 def parse_import(content: bytes, cities: Iterable[str]) -> Parsed:
@@ -485,7 +514,10 @@ def parse_import(content: bytes, cities: Iterable[str]) -> Parsed:
         parsed.problems.append("Это не текстовый файл в кодировке UTF-8. Нужен файл .yaml.")
         return parsed
     try:
-        raw = yaml.safe_load(text)
+        raw = safeyaml.load(text)
+    except safeyaml.RefusedYaml as exc:
+        parsed.problems.append(f"Файл не принят: {exc}.")
+        return parsed
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" в строке {mark.line + 1}" if mark is not None else ""
@@ -527,3 +559,37 @@ def parse_import(content: bytes, cities: Iterable[str]) -> Parsed:
     if not raw:
         parsed.problems.append("В файле нет ни одной записи.")
     return parsed
+
+
+# -- journeys that show an entry --------------------------------------------------------
+@dataclass(frozen=True)
+class Usage:
+    """A place in a journey whose button or step shows a knowledge entry."""
+
+    journey: str
+    title: str
+    node: str
+    label: str  # the button's text, "" when the step itself shows it
+
+
+def entry_usages(book: JourneyBook, entry_id: str) -> list[Usage]:
+    """Every journey node that shows `entry_id` with the `show_entry` action.
+
+    Like `bot.journeys.lint`, which checks these ids exist; here they warn staff
+    that unpublishing or deleting the entry leaves a button that answers "not found".
+    """
+    usages: list[Usage] = []
+    for name, journey in sorted(book.journeys.items()):
+        for node_name, node in journey.nodes.items():
+            calls: list[tuple[str, Mapping[str, Any]]] = []
+            if node.do == "show_entry":
+                calls.append(("", node.args))
+            if node.input and node.input.do == "show_entry":
+                calls.append(("", node.input.args))
+            calls += [(b.label, b.args) for b in node.flat_buttons() if b.do == "show_entry"]
+            usages += [
+                Usage(name, journey.title, node_name, label)
+                for label, args in calls
+                if str(args.get("id", "")) == entry_id
+            ]
+    return usages

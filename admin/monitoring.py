@@ -153,16 +153,22 @@ def default_period(today: date) -> Period:
 _DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 
 
+# Beyond these, date arithmetic overflows (year 1 minus a few hours) and nothing was counted.
+EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
+
+
 def parse_day(raw: str | None) -> date | None:
     """2025-03-01 (what a date field sends) or 01.03.2025 (what people type)."""
     text = (raw or "").strip()[:20]
     try:
         if dotted := _DOTTED.match(text):
             day, month, year = (int(part) for part in dotted.groups())
-            return date(year, month, day)
-        return date.fromisoformat(text)
+            found = date(year, month, day)
+        else:
+            found = date.fromisoformat(text)
     except ValueError:
         return None
+    return found if EARLIEST <= found <= LATEST else None
 
 
 def parse_period(raw_from: str | None, raw_to: str | None, today: date) -> Period:

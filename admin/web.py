@@ -218,11 +218,19 @@ def texts(data: FormData, name: str) -> list[str]:
     return [v.strip() for v in data.getlist(name) if isinstance(v, str) and v.strip()]
 
 
+# Ids are 32-bit in the database; a larger number names no row (and would overflow).
+ID_MAX = 2**31 - 1
+
+
 def int_param(value: str | None) -> int | None:
+    """A whole number from a query or form field, or None if it is not one we can use."""
+    if value is None or not value.strip() or len(value) > 12:
+        return None
     try:
-        return int(value) if value not in (None, "") else None
+        number = int(value)
     except ValueError:
         return None
+    return number if -ID_MAX <= number <= ID_MAX else None
 
 
 # -- the guard ------------------------------------------------------------------------
@@ -275,6 +283,8 @@ def guard(page: Page) -> Handler:
             )
         if who.user.must_change_password and page.name not in PASSWORD_CHANGE_PAGES:
             return redirect(request, "/account", "Сначала задайте себе новый пароль.")
+        if any(isinstance(v, int) and not 0 < v <= ID_MAX for v in request.path_params.values()):
+            return not_found(request)
         return await page.endpoint(request)
 
     endpoint.__name__ = page.name

@@ -270,6 +270,7 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
     from admin import audit, auth
+    from bot.storage import throttle
     from bot.storage.db import Database
     from bot.storage.models import Partner, StaffUser
 
@@ -321,6 +322,11 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
                 if user is None:
                     print(f"no account {args.login!r}", file=sys.stderr)
                     return 1
+                if args.action == "unlock":
+                    await throttle.clear_prefix(session, f"login:{user.login}")
+                    await audit.record(session, None, "unlock", "staff_user", user.id, login="cli")
+                    print(f"unlocked: {user.login}")
+                    return 0
                 before = audit.snapshot(user)
                 if args.action == "passwd":
                     await auth.set_password(session, user, _read_password(args), must_change=False)
@@ -460,6 +466,9 @@ def parser() -> argparse.ArgumentParser:
     disable = users.add_parser("disable", help="disable an account and end its sessions")
     disable.add_argument("login")
     disable.set_defaults(func=cmd_users)
+    unlock = users.add_parser("unlock", help="lift a login lock after wrong passwords")
+    unlock.add_argument("login")
+    unlock.set_defaults(func=cmd_users)
     users.add_parser("list", help="list accounts").set_defaults(func=cmd_users)
 
     adm = sub.add_parser("admin", help="serve only the admin panel (at /admin)")

@@ -34,6 +34,8 @@ ACTION_NAMES = {
     "import": "импорт",
     "login": "вход",
     "logout": "выход",
+    "lockout": "вход заблокирован после неудачных попыток",
+    "unlock": "снятие блокировки входа",
     "password": "смена пароля",
     "status": "смена статуса",
     "reviewed": "отметка «проверено»",
@@ -66,9 +68,11 @@ def when(value: datetime) -> str:
 
 def _date(value: str | None) -> date | None:
     try:
-        return date.fromisoformat(value) if value else None
+        found = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    # The log began with this product; year 1 or 9999 would overflow the time zone shift.
+    return found if found and date(2000, 1, 1) <= found <= date(2100, 12, 31) else None
 
 
 def moscow_midnight(day: date) -> datetime:

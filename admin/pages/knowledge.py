@@ -183,6 +183,7 @@ async def knowledge_view(request: Request) -> Response:
         list_fields=kf.LIST_FIELDS,
         text_fields=kf.TEXT_FIELDS,
         eligibility=kf.eligibility_text(row.data.get("eligibility")),
+        usages=kf.entry_usages(services.book, row.id),
     )
 
 
@@ -452,7 +453,8 @@ async def knowledge_import(request: Request) -> Response:
             request,
             "knowledge_import.html",
             status=400,
-            problems=parsed.problems,
+            problems=parsed.listed(),
+            problem_count=len(parsed.problems),
             options=options,
             filename=upload.filename,
         )
@@ -507,7 +509,8 @@ ROUTES: list[Page] = [
     page("/knowledge", knowledge_list, READERS),
     page("/knowledge/new", knowledge_new, WRITERS),
     page("/knowledge/new", knowledge_create, WRITERS, post=True),
-    page("/knowledge/export", knowledge_export, READERS),
+    # The export includes unpublished drafts: for the people who edit the base.
+    page("/knowledge/export", knowledge_export, WRITERS),
     page("/knowledge/import", knowledge_import_form, WRITERS),
     page("/knowledge/import", knowledge_import, WRITERS, post=True),
     page("/knowledge/{entry_id}", knowledge_view, READERS),

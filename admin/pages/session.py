@@ -81,23 +81,30 @@ async def login(request: Request) -> Response:
     password = data.get("password")
     password = password if isinstance(password, str) else ""
     admin = state(request)
-    async with admin.services.db.session() as session:
-        result = await auth.log_in(
-            session, login_name, password[:256], client_address(request), admin.session_lifetime
-        )
-        if result.user is not None:
+    result = await auth.log_in(
+        admin.services.db,
+        login_name,
+        password[:256],
+        client_address(request),
+        admin.session_lifetime,
+    )
+    if result.user is not None or result.just_locked:
+        async with admin.services.db.session() as session:
+            # Logins and lockouts are in the audit log (who tried, never a password);
+            # single wrong passwords are not, or a guesser could flood it.
             await audit.record(
                 session,
                 None,
-                "login",
+                "login" if result.user is not None else "lockout",
                 "staff_user",
-                result.user.id,
-                login=result.user.login,
-                user_id=result.user.id,
+                result.user.id if result.user is not None else auth.normal_login(login_name),
+                login=result.user.login if result.user is not None else "—",
+                user_id=result.user.id if result.user is not None else None,
             )
     if result.locked_until is not None and result.token is None:
         minutes = max(1, math.ceil((result.locked_until - utcnow()).total_seconds() / 60))
-        log.warning("admin login locked for a while")
+        if result.just_locked:
+            log.warning("admin login locked after repeated failures (see the audit log)")
         return _login_page(
             request,
             429,
@@ -125,6 +132,7 @@ async def logout(request: Request) -> Response:
     who = staff(request)
     async with state(request).services.db.session() as session:
         await auth.log_out(session, who.token_hash)
+        await audit.record(session, who, "logout", "staff_user", who.user.id)
     response = RedirectResponse(url(request, "/login"), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=cookie_path(request))
     return response

@@ -3,8 +3,9 @@ hotlines, articles). Texts are per language: `{ru: "…", en: "…"}`."""
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -62,6 +63,23 @@ TOPICS = (
 Text = dict[str, str]
 TextList = dict[str, list[str]]
 
+# A web address families can open: http(s), a host, no user:password@ part.
+URL_PATTERN = re.compile(r"https?://[^\s/?#@:]+(:\d{1,5})?([/?#]\S*)?", re.IGNORECASE)
+FIRST_REVIEW = date(2000, 1, 1)
+# "Today" differs by a day between UTC and the families' time zones (Moscow, Makhachkala).
+REVIEW_SLACK = timedelta(days=1)
+
+
+def _plain_json(value: Any) -> bool:
+    """Whether a value is what JSON holds (a condition is stored and compared as JSON)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_json(item) for item in value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, str | int | bool)
+
 
 class Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -99,6 +117,8 @@ class Entry(BaseModel):
     def _eligibility(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is None:
             return None
+        if not _plain_json(value):
+            raise ValueError("eligibility may hold only texts, numbers, true/false and lists")
         try:
             validate(value, "eligibility")
         except ConditionError as exc:
@@ -129,6 +149,21 @@ class Entry(BaseModel):
     def _phone(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[\d+\-() ]{3,24}", value):
             raise ValueError(f"phone {value!r} has unexpected characters")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not URL_PATTERN.fullmatch(value):
+            raise ValueError(f"url {value!r} is not an http(s) web address")
+        return value
+
+    @field_validator("reviewed")
+    @classmethod
+    def _reviewed(cls, value: date) -> date:
+        # A date in the future would keep the entry off the list of ones to re-check.
+        if not FIRST_REVIEW <= value <= date.today() + REVIEW_SLACK:
+            raise ValueError(f"reviewed {value} is not between {FIRST_REVIEW} and today")
         return value
 
     @model_validator(mode="after")

@@ -60,6 +60,15 @@ async def clear(session: AsyncSession, key: str) -> None:
     await session.execute(delete(Throttle).where(Throttle.key == key))
 
 
+async def clear_prefix(session: AsyncSession, prefix: str) -> None:
+    """Lift every counter of one subject ("login:anna" and "login:anna|<address>")."""
+    await session.execute(
+        delete(Throttle).where(
+            (Throttle.key == prefix) | Throttle.key.startswith(f"{prefix}|", autoescape=True)
+        )
+    )
+
+
 async def purge_stale(session: AsyncSession, older_than: timedelta) -> int:
     """Forget keys with no recent failure and no lock (they hold addresses)."""
     cutoff = utcnow() - older_than

@@ -6,9 +6,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import func, select, update
+from starlette.applications import Starlette
 
+from admin import auth
 from admin.web import SESSION_COOKIE
 from bot.core.services import Services
 from bot.storage.models import AuditRecord, StaffSession, StaffUser, Throttle, utcnow
@@ -52,7 +55,7 @@ async def test_wrong_password_and_unknown_login_get_the_same_answer(
 
 
 async def test_an_account_is_locked_after_five_wrong_passwords(
-    anonymous: StaffClient, accounts: Accounts, services: Services
+    anonymous: StaffClient, accounts: Accounts, services: Services, admin_asgi: Starlette
 ) -> None:
     for _ in range(4):
         assert (await anonymous.login("admin-user", "guess-guess")).status_code == 401
@@ -61,14 +64,42 @@ async def test_an_account_is_locked_after_five_wrong_passwords(
     assert "Слишком много неудачных попыток" in locked.text
     # Even the right password waits until the lock ends: guessing gains nothing.
     assert (await anonymous.login("admin-user")).status_code == 429
-    # Another account from the same office is not punished for it.
+    # Another account from the same office is not punished for it…
     assert (await anonymous.login("editor-user")).status_code == 303
-    # The lock is in the database: a restart or a second worker keeps it.
+    # …nor is the real owner elsewhere: a stranger cannot lock a colleague out.
+    transport = httpx.ASGITransport(app=admin_asgi, client=("10.20.30.40", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        assert (await StaffClient(http).login("admin-user")).status_code == 303
+    # The lock is in the database (a restart or a second worker keeps it) and in the log.
     async with services.db.session() as session:
-        row = await session.get(Throttle, "login:admin-user")
+        row = await session.get(Throttle, "login:admin-user|127.0.0.1")
         assert row is not None and row.locked_until is not None
         row.locked_until = utcnow() - timedelta(seconds=1)
+        lockouts = (
+            await session.scalars(select(AuditRecord).where(AuditRecord.action == "lockout"))
+        ).all()
+        assert [r.entity_id for r in lockouts] == ["admin-user"]
     assert (await anonymous.login("admin-user")).status_code == 303
+
+
+async def test_a_password_reset_lifts_the_lock(
+    anonymous: StaffClient, accounts: Accounts, services: Services
+) -> None:
+    for _ in range(5):
+        await anonymous.login("editor-user", "guess-guess")
+    assert (await anonymous.login("editor-user")).status_code == 429
+    async with services.db.session() as session:
+        user = await session.get(StaffUser, accounts.users["editor"].id)
+        assert user is not None
+        await auth.set_password(session, user, PASSWORD, must_change=False)
+    assert (await anonymous.login("editor-user")).status_code == 303
+
+
+def test_ipv6_guessers_are_counted_per_network() -> None:
+    assert (
+        auth.address_key("2001:db8::1") == auth.address_key("2001:db8::ffff") == ("2001:db8::/64")
+    )
+    assert auth.address_key("192.0.2.7") == "192.0.2.7"
 
 
 async def test_one_address_guessing_many_logins_is_locked(

@@ -84,6 +84,9 @@ async def test_create_the_first_admin_and_manage_it(database_url: str) -> None:
     user = await _user(database_url, "marina")
     assert user is not None and verify_password(user.password_hash, "a new long secret")
 
+    unlocked = users(database_url, "unlock", "marina")
+    assert unlocked.returncode == 0 and "unlocked: marina" in unlocked.stdout
+
     disabled = users(database_url, "disable", "marina")
     assert disabled.returncode == 0
     user = await _user(database_url, "marina")
@@ -96,7 +99,7 @@ async def test_create_the_first_admin_and_manage_it(database_url: str) -> None:
             actions = (await session.scalars(select(AuditRecord.action))).all()
     finally:
         await db.dispose()
-    assert actions == ["create", "passwd", "disable"]
+    assert actions == ["create", "passwd", "unlock", "disable"]
 
 
 def test_there_is_no_default_password(database_url: str) -> None:

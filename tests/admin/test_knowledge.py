@@ -4,6 +4,7 @@ once, bad input is refused without losing what was typed, and every change is au
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import yaml
 from sqlalchemy import event, select
 
-from admin.knowledge_forms import values_from_data
+from admin.knowledge_forms import entry_usages, values_from_data
 from bot.core.services import Services
 from bot.knowledge.loader import load_directory
 from bot.storage.models import AuditRecord, KnowledgeEntry
@@ -458,7 +459,9 @@ async def test_a_consultant_can_read_but_not_change(
     assert (await consultant.get(f"/admin/knowledge/{ENTRY}")).status_code == 200
     listing = await consultant.get("/admin/knowledge")
     assert "Новая запись" not in listing.text and "Загрузить из файла" not in listing.text
-    for path in ("/new", f"/{ENTRY}/edit", "/import"):
+    # The export holds unpublished drafts: it is for the people who edit the base.
+    assert "Выгрузить базу в файл" not in listing.text
+    for path in ("/new", f"/{ENTRY}/edit", "/import", "/export", "/export?include=unpublished"):
         assert (await consultant.get(f"/admin/knowledge{path}")).status_code == 403
     for path in (f"/{ENTRY}/edit", f"/{ENTRY}/publish", f"/{ENTRY}/unpublish", f"/{ENTRY}/delete"):
         assert (await consultant.post(f"/admin/knowledge{path}", {})).status_code == 403
@@ -470,3 +473,127 @@ async def test_a_consultant_can_read_but_not_change(
 
     partner = await staff_client("partner")
     assert (await partner.get("/admin/knowledge")).status_code == 403
+
+
+# -- hostile or mistaken YAML from staff -----------------------------------------------------
+def alias_bomb() -> str:
+    """Half a kilobyte that yaml.safe_load expands into 10**7 conditions (seconds of work)."""
+    lines = ["all:", "- &a0 {var: low_income, eq: true}"]
+    for level in range(1, 8):
+        refs = ", ".join([f"*a{level - 1}"] * 10)
+        lines.append(f"- &a{level} {{all: [{refs}]}}")
+    return "\n".join(lines)
+
+
+async def test_a_condition_with_aliases_or_deep_nesting_is_refused_at_once(
+    staff_client: Clients, services: Services
+) -> None:
+    editor = await staff_client("editor")
+    deep = "{not: " * 3000 + "{var: low_income, eq: true}" + "}" * 3000
+    cases = [
+        (alias_bomb(), "ссылки на другие части файла"),
+        (deep, "слишком глубокая вложенность"),
+        ("{var: low_income, eq: true, eq: false}", "ключ «eq» повторяется"),
+        ("{var: youngest_age, lt: .inf}", "не поддерживается"),
+        ("{var: youngest_age, eq: 2026-01-01}", "дата 2026-01-01"),
+    ]
+    for condition, reason in cases:
+        for action in ("preview", "save"):
+            data = await edit_form(services, ENTRY)
+            data.update({"eligibility": condition, "action": action})
+            started = time.monotonic()
+            response = await editor.post(f"/admin/knowledge/{ENTRY}/edit", data)
+            assert time.monotonic() - started < 2, (reason, action)
+            assert response.status_code == 400, (reason, action)
+            assert "Условие не принято" in response.text and reason in response.text
+    row = await stored(services, ENTRY)
+    assert row is not None and row.data["eligibility"]["all"][0] != {"not": {}}
+    assert await audit_records(services) == []
+
+
+async def test_an_import_with_aliases_or_duplicate_keys_is_refused(
+    staff_client: Clients, services: Services
+) -> None:
+    editor = await staff_client("editor")
+    aliased = NEW_ENTRY.replace("topics: [crisis]", "topics: &t [crisis]\n  help: *t")
+    response = await editor.post("/admin/knowledge/import", {}, files=yaml_upload(aliased))
+    assert response.status_code == 400
+    assert "Файл не принят: ссылки на другие части файла (*t)" in response.text
+    twice = NEW_ENTRY.replace("  kind: hotline\n", "  kind: hotline\n  kind: article\n")
+    response = await editor.post("/admin/knowledge/import", {}, files=yaml_upload(twice))
+    assert response.status_code == 400
+    assert "Файл не принят: ключ «kind» повторяется дважды (строка 4)" in response.text
+    deep = "- id: deep\n  eligibility: " + "{not: " * 3000 + "{var: x, set: true}" + "}" * 3000
+    response = await editor.post("/admin/knowledge/import", {}, files=yaml_upload(deep))
+    assert response.status_code == 400 and "слишком глубокая вложенность" in response.text
+    assert await stored(services, "test-new-hotline") is None
+    assert await audit_records(services) == []
+
+
+async def test_an_import_lists_at_most_50_problems(staff_client: Clients) -> None:
+    editor = await staff_client("editor")
+    broken = "".join(f"- id: broken-{n}\n  kind: hotline\n" for n in range(30))
+    response = await editor.post("/admin/knowledge/import", {}, files=yaml_upload(broken))
+    assert response.status_code == 400
+    html = response.text
+    # Each entry lacks title, summary, source and reviewed: 120 problems.
+    assert "найдено проблем: 120" in html
+    assert html.count("<li>Запись №") == 50
+    assert "…и ещё 70 проблем." in html
+
+
+# -- what families would be sent ---------------------------------------------------------------
+async def test_a_link_must_be_a_web_address_and_review_dates_real(
+    staff_client: Clients, services: Services
+) -> None:
+    editor = await staff_client("editor")
+    for field, value, message in [
+        ("url", "javascript:alert(1)", "Адрес сайта должен начинаться с https://"),
+        ("url", "https://", "Адрес сайта должен начинаться с https://"),
+        ("url", "www.gosuslugi.ru", "Адрес сайта должен начинаться с https://"),
+        ("reviewed", "2099-01-01", "не позже сегодняшнего дня"),
+        ("reviewed", "1999-12-31", "не раньше 2000-01-01"),
+    ]:
+        data = await edit_form(services, ENTRY)
+        data[field] = value
+        response = await editor.post(f"/admin/knowledge/{ENTRY}/edit", data)
+        assert response.status_code == 400, (field, value)
+        assert message in response.text and value in response.text
+    assert await audit_records(services) == []
+
+    data = await edit_form(services, ENTRY)
+    data["url"] = "https://www.gosuslugi.ru/help/faq/family?x=1#top"
+    assert (await editor.post(f"/admin/knowledge/{ENTRY}/edit", data)).status_code == 303
+
+    future = NEW_ENTRY.replace("reviewed: 2026-10-01", "reviewed: 2099-01-01")
+    response = await editor.post("/admin/knowledge/import", {}, files=yaml_upload(future))
+    assert response.status_code == 400 and "не позже сегодняшнего дня" in response.text
+    bad_url = NEW_ENTRY.replace("topics: [crisis]", "topics: [crisis]\n  url: 'javascript:x()'")
+    response = await editor.post("/admin/knowledge/import", {}, files=yaml_upload(bad_url))
+    assert response.status_code == 400 and "url: Адрес сайта должен" in response.text
+
+
+# -- entries that journeys show ------------------------------------------------------------------
+async def test_the_entry_page_warns_which_journeys_show_it(staff_client: Clients) -> None:
+    editor = await staff_client("editor")
+    view = await editor.get(f"/admin/knowledge/{ENTRY}")
+    assert view.status_code == 200
+    html = view.text
+    assert "Эту запись показывают сценарии бота" in html
+    assert "/admin/journeys/pregnancy#node-" in html and "кнопка «Единое пособие»" in html
+    unpublish = html.split('/unpublish"', 1)[1].split(">", 1)[0]
+    delete = html.split('/delete"', 1)[1].split(">", 1)[0]
+    for confirm in (unpublish, delete):
+        assert "бот ответит «Эта справка больше недоступна»" in confirm
+
+    # An entry no journey shows: no warning, the plain confirmations.
+    lonely = await editor.get("/admin/knowledge/org-teplyi-dom")
+    assert lonely.status_code == 200
+    assert "Эту запись показывают сценарии" not in lonely.text
+    assert "Эта справка больше недоступна" not in lonely.text
+
+
+def test_entry_usages_finds_buttons_and_steps(services: Services) -> None:
+    usages = entry_usages(services.book, ENTRY)
+    assert any(u.journey == "pregnancy" and u.label == "Единое пособие" for u in usages)
+    assert entry_usages(services.book, "no-such-entry") == []
