@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.auth import Staff
-from bot.storage.models import AuditRecord, Base
+from bot.storage.models import AuditRecord, Base, utcnow
 
 # Never written to the log, whatever the entity.
 SECRET_FIELDS = frozenset({"password_hash", "token_hash", "csrf"})
@@ -35,6 +36,29 @@ def changed(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list
     """Keys whose values differ (for showing a change at a glance)."""
     before, after = before or {}, after or {}
     return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+async def update(
+    session: AsyncSession,
+    who: Staff | None,
+    action: str,
+    entity: str,
+    row: Base,
+    values: Mapping[str, Any],
+) -> bool:
+    """Set `values` on `row` and record the change, before and after; stamp
+    `updated_at` when the row has one and anything changed. Returns whether it did."""
+    before = snapshot(row)
+    for key, value in values.items():
+        setattr(row, key, value)
+    after = snapshot(row)
+    if not changed(before, after):
+        return False
+    if hasattr(row, "updated_at"):
+        row.updated_at = utcnow()
+        after = snapshot(row)
+    await record(session, who, action, entity, getattr(row, "id", ""), before=before, after=after)
+    return True
 
 
 async def record(

@@ -41,7 +41,6 @@ from bot.storage.models import (
     Offer,
     Partner,
     StaffUser,
-    utcnow,
 )
 
 ADMINS = frozenset({ADMIN})
@@ -276,20 +275,7 @@ async def partner_update(request: Request) -> Response:
         values, errors, clean = read_partner(request, data)
         if errors:
             return _partner_form(request, partner, values, errors, 400)
-        before = audit.snapshot(partner)
-        for key, value in clean.items():
-            setattr(partner, key, value)
-        if audit.changed(before, audit.snapshot(partner)):
-            partner.updated_at = utcnow()
-        await audit.record(
-            session,
-            staff(request),
-            "update",
-            "partner",
-            partner.id,
-            before=before,
-            after=audit.snapshot(partner),
-        )
+        await audit.update(session, staff(request), "update", "partner", partner, clean)
     return redirect(request, f"/partners/{partner.id}", "Изменения сохранены.")
 
 
@@ -338,19 +324,8 @@ async def partner_set_active(request: Request) -> Response:
         partner = await session.get(Partner, request.path_params["partner_id"])
         if partner is None:
             return not_found(request)
-        if partner.active != wanted:
-            before = audit.snapshot(partner)
-            partner.active = wanted
-            partner.updated_at = utcnow()
-            await audit.record(
-                session,
-                staff(request),
-                "activate" if wanted else "deactivate",
-                "partner",
-                partner.id,
-                before=before,
-                after=audit.snapshot(partner),
-            )
+        action = "activate" if wanted else "deactivate"
+        await audit.update(session, staff(request), action, "partner", partner, {"active": wanted})
     message = (
         "Партнёр снова активен."
         if wanted
@@ -539,20 +514,7 @@ async def offer_update(request: Request) -> Response:
         values, errors, clean = read_offer(data)
         if errors:
             return _offer_form(request, partner, offer, values, errors, 400)
-        before = audit.snapshot(offer)
-        for key, value in clean.items():
-            setattr(offer, key, value)
-        if audit.changed(before, audit.snapshot(offer)):
-            offer.updated_at = utcnow()
-        await audit.record(
-            session,
-            staff(request),
-            "update",
-            "offer",
-            offer.id,
-            before=before,
-            after=audit.snapshot(offer),
-        )
+        await audit.update(session, staff(request), "update", "offer", offer, clean)
     return redirect(request, f"/partners/{partner.id}", "Предложение сохранено.")
 
 
@@ -561,17 +523,9 @@ async def offer_toggle(request: Request) -> Response:
         offer = await session.get(Offer, request.path_params["offer_id"])
         if offer is None:
             return not_found(request)
-        before = audit.snapshot(offer)
-        offer.active = not offer.active
-        offer.updated_at = utcnow()
-        await audit.record(
-            session,
-            staff(request),
-            "activate" if offer.active else "suspend",
-            "offer",
-            offer.id,
-            before=before,
-            after=audit.snapshot(offer),
+        action = "suspend" if offer.active else "activate"
+        await audit.update(
+            session, staff(request), action, "offer", offer, {"active": not offer.active}
         )
     message = "Предложение снова действует." if offer.active else "Предложение приостановлено."
     return redirect(request, f"/partners/{offer.partner_id}", message)

@@ -223,23 +223,16 @@ async def user_update(request: Request) -> Response:
             errors += [guard] if guard else []
         if errors:
             return _form(request, user, values, await _partners(session), errors, 400)
-        before = audit.snapshot(user)
-        user.name = values["name"]
-        user.role = values["role"]
-        user.specialties = sorted(set(values["specialties"]))
-        user.partner_id = values["partner_id"]
         if user.active and not values["active"]:
             await _end_sessions(session, user.id)
-        user.active = values["active"]
-        await audit.record(
-            session,
-            staff(request),
-            "update",
-            "staff_user",
-            user.id,
-            before=before,
-            after=audit.snapshot(user),
-        )
+        changes = {
+            "name": values["name"],
+            "role": values["role"],
+            "specialties": sorted(set(values["specialties"])),
+            "partner_id": values["partner_id"],
+            "active": values["active"],
+        }
+        await audit.update(session, staff(request), "update", "staff_user", user, changes)
     return redirect(request, f"/users/{user.id}/edit", "Учётная запись сохранена.")
 
 
@@ -273,19 +266,10 @@ async def _set_active(request: Request, wanted: bool) -> Response:
         guard = await _admin_guard(session, request, user, role=user.role, active=wanted)
         if guard:
             return _form(request, user, _values(user), await _partners(session), [guard], 400)
-        before = audit.snapshot(user)
-        user.active = wanted
         if not wanted:
             await _end_sessions(session, user.id)
-        await audit.record(
-            session,
-            staff(request),
-            "enable" if wanted else "disable",
-            "staff_user",
-            user.id,
-            before=before,
-            after=audit.snapshot(user),
-        )
+        action = "enable" if wanted else "disable"
+        await audit.update(session, staff(request), action, "staff_user", user, {"active": wanted})
     message = (
         "Учётная запись снова работает."
         if wanted
