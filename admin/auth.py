@@ -159,11 +159,24 @@ async def set_password(
     must_change: bool,
     keep_session: str | None = None,
 ) -> None:
-    """New password; the account's other sessions end (a reset locks out a thief), and
-    any lock on its login is lifted (a reset is how staff get back in)."""
-    user.password_hash = await asyncio.to_thread(hash_password, password)
-    await throttle.clear_prefix(session, f"login:{user.login}")
+    """New password (see `store_hash`)."""
+    hashed = await asyncio.to_thread(hash_password, password)
+    await store_hash(session, user, hashed, must_change=must_change, keep_session=keep_session)
+
+
+async def store_hash(
+    session: AsyncSession,
+    user: StaffUser,
+    hashed: str,
+    *,
+    must_change: bool,
+    keep_session: str | None = None,
+) -> None:
+    """Keep a new password hash; the account's other sessions end (a reset locks out a
+    thief), and any lock on its login is lifted (a reset is how staff get back in)."""
+    user.password_hash = hashed
     user.must_change_password = must_change
+    await throttle.clear_prefix(session, f"login:{user.login}")
     await session.execute(
         delete(StaffSession).where(
             StaffSession.user_id == user.id, StaffSession.token_hash != (keep_session or "")
