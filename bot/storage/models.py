@@ -322,6 +322,10 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Partner staff may check codes in Telegram too: their Telegram user, once linked.
+    telegram_user_id: Mapped[str | None] = mapped_column(
+        String(32), default=None, unique=True, index=True
+    )
 
 
 class StaffSession(Base):
@@ -368,3 +372,80 @@ class AuditRecord(Base):
     entity_id: Mapped[str] = mapped_column(String(64), default="")
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+
+
+# -- Vouchers (Certificate of Life, clothing/services, family card) ------------------
+
+VOUCHER_STATUSES = ("issued", "redeemed", "expired", "revoked")
+
+
+class Voucher(Base):
+    """One voucher: a code a shop redeems once, for one offer, until it expires.
+
+    Who holds it and why (the family, the case) is here for the family's own
+    view and for staff; partner pages never read those columns. When a family
+    is forgotten the voucher stays valid for whoever holds the code, and counts
+    in reports, but no longer points at anyone.
+    """
+
+    __tablename__ = "vouchers"
+    __table_args__ = (
+        Index("ix_vouchers_offer_month", "offer_id", "month"),
+        Index("ix_vouchers_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id", ondelete="RESTRICT"))
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="RESTRICT"), index=True
+    )
+    programme: Mapped[str] = mapped_column(String(24))
+    family_id: Mapped[int | None] = mapped_column(
+        ForeignKey("families.id", ondelete="SET NULL"), default=None, index=True
+    )
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"), default=None
+    )
+    issued_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), default=None
+    )
+    status: Mapped[str] = mapped_column(String(12), default="issued")  # VOUCHER_STATUSES
+    month: Mapped[str] = mapped_column(String(7))  # "2026-11": the quota month it counts in
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    redeemed_at: Mapped[datetime | None] = mapped_column(default=None)
+    redeemed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), default=None
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    replaces_id: Mapped[int | None] = mapped_column(
+        ForeignKey("vouchers.id", ondelete="SET NULL"), default=None
+    )
+    reminded_at: Mapped[datetime | None] = mapped_column(default=None)
+    expiry_told_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+CARD_STATUSES = ("pending", "verified", "rejected")
+
+
+class FamilyCard(Base):
+    """A family's social card: categories the family declared (with consent),
+    checked by staff; a verified card opens the family-card offers."""
+
+    __tablename__ = "family_cards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    family_id: Mapped[int] = mapped_column(
+        ForeignKey("families.id", ondelete="CASCADE"), unique=True
+    )
+    number: Mapped[str] = mapped_column(String(12), unique=True)  # random, never the id
+    categories: Mapped[list[Any]] = mapped_column(default=list)  # FAMILY_CATEGORIES
+    city: Mapped[str] = mapped_column(String(32), default="")
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # CARD_STATUSES
+    applied_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    decided_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), default=None
+    )
+    note: Mapped[str] = mapped_column(Text, default="")  # staff's reason when rejected
