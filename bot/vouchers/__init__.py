@@ -1,1 +1,1 @@
-"""Certificate of Life, clothing/services and family-card vouchers: codes, QR, issuing and redeeming."""
+"""Vouchers (Certificate of Life, clothing/services, family card): codes, QR, rules."""
