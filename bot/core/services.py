@@ -8,6 +8,7 @@ from bot.actions import registry as action_registry
 from bot.actions.registry import Registry
 from bot.config import Settings
 from bot.core.i18n import Translator
+from bot.core.notify import Notifier
 from bot.journeys.book import JourneyBook
 from bot.journeys.engine import Engine
 from bot.knowledge.base import KnowledgeBase
@@ -23,6 +24,7 @@ class Services:
     knowledge: KnowledgeBase
     registry: Registry
     engine: Engine
+    notifier: Notifier
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Services:
@@ -40,4 +42,5 @@ class Services:
             knowledge=KnowledgeBase(db, settings.knowledge_dir),
             registry=registry,
             engine=Engine(book, registry),
+            notifier=Notifier(db),
         )

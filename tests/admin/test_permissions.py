@@ -5,6 +5,7 @@ rule; this test holds every page to it (and writes the matrix out for review).""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -13,7 +14,16 @@ import pytest
 from admin.app import all_pages
 from admin.web import Page
 from bot.core.services import Services
-from bot.storage.models import AuditRecord, Offer, OrgRequest
+from bot.storage.models import (
+    AuditRecord,
+    Case,
+    Family,
+    FamilyCard,
+    Offer,
+    OrgRequest,
+    Voucher,
+    utcnow,
+)
 from tests.admin.conftest import ROLES, Accounts, StaffClient
 
 MakeClient = Callable[[str], Awaitable[StaffClient]]
@@ -49,7 +59,31 @@ async def samples(services: Services, accounts: Accounts) -> dict[str, str]:
         )
         request = OrgRequest(kind="partner", org_name="Магазин", channel="web", language="ru")
         record = AuditRecord(user_login="admin-user", action="update", entity="partner")
-        session.add_all([offer, request, record])
+        family = Family()
+        session.add_all([offer, request, record, family])
+        await session.flush()
+        case = Case(
+            family_id=family.id,
+            topic="pregnancy",
+            specialty="psychologist",
+            priority="high",
+            channel="telegram",
+            language="ru",
+        )
+        card = FamilyCard(family_id=family.id, number="1234567890", categories=["pregnancy"])
+        session.add_all([case, card])
+        await session.flush()
+        voucher = Voucher(
+            code="0123456789AB",
+            offer_id=offer.id,
+            partner_id=offer.partner_id,
+            programme=offer.programme,
+            family_id=family.id,
+            case_id=case.id,
+            month="2026-11",
+            expires_at=utcnow() + timedelta(days=30),
+        )
+        session.add(voucher)
         await session.flush()
         return {
             "entry_id": "maternity-capital",
@@ -59,6 +93,9 @@ async def samples(services: Services, accounts: Accounts) -> dict[str, str]:
             "user_id": str(accounts.users["editor"].id),
             "record_id": str(record.id),
             "journey": "menu",
+            "case_id": str(case.id),
+            "voucher_id": str(voucher.id),
+            "card_id": str(card.id),
         }
 
 
