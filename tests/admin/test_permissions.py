@@ -5,8 +5,8 @@ rule; this test holds every page to it (and writes the matrix out for review).""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
