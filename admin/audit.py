@@ -13,7 +13,7 @@ from admin.auth import Staff
 from bot.storage.models import AuditRecord, Base, utcnow
 
 # Never written to the log, whatever the entity.
-SECRET_FIELDS = frozenset({"password_hash", "token_hash", "csrf"})
+SECRET_FIELDS = frozenset({"password_hash", "token_hash", "csrf", "telegram_link_hash"})
 
 
 def _plain(value: Any) -> Any:

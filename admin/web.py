@@ -70,10 +70,14 @@ NAV = (
     NavItem("База знаний", "/knowledge", frozenset({ADMIN, EDITOR, CONSULTANT})),
     NavItem("Сценарии", "/journeys", frozenset({ADMIN, EDITOR, CONSULTANT})),
     NavItem("Обращения", "/cases", frozenset({ADMIN, CONSULTANT})),
+    NavItem("Сертификаты", "/vouchers", frozenset({ADMIN, CONSULTANT})),
+    NavItem("Семейные карты", "/cards", frozenset({ADMIN})),
     NavItem("Партнёры", "/partners", frozenset({ADMIN})),
+    NavItem("Проверить код", "/check", frozenset({PARTNER})),
     NavItem("Моя организация", "/partner", frozenset({PARTNER})),
     NavItem("Заявки организаций", "/requests", frozenset({ADMIN})),
     NavItem("Мониторинг", "/dashboard", frozenset({ADMIN, EDITOR})),
+    NavItem("Отчёт по партнёрам", "/vouchers/report", frozenset({ADMIN})),
     NavItem("Сотрудники", "/users", frozenset({ADMIN})),
     NavItem("Журнал изменений", "/audit", frozenset({ADMIN})),
 )
@@ -156,6 +160,17 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     flash = unquote(request.cookies.get(FLASH_COOKIE, ""))[:300]
     role = who.role if who else None
     nav = [item for item in NAV if role in item.roles]
+    here = request.url.path.removeprefix(url(request, "")) or "/"
+    # The section a page belongs to: the longest menu path it starts with.
+    section = max(
+        (
+            i.path
+            for i in nav
+            if here == i.path or (i.path != "/" and here.startswith(i.path + "/"))
+        ),
+        key=len,
+        default="",
+    )
     html = (
         state(request)
         .jinja.get_template(template)
@@ -166,7 +181,8 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
             nav=nav,
             flash=flash,
             url=lambda path: url(request, path),
-            current=request.url.path.removeprefix(url(request, "")) or "/",
+            current=here,
+            section=section,
             **context,
         )
     )

@@ -75,6 +75,8 @@ class Application:
         frontdoor = FrontDoor(services)
         web = WebChat(frontdoor, settings)
         app = cls(settings, services, frontdoor, web, build_app(web))
+        # Messages the service sends by itself (vouchers) reach web visitors here.
+        services.notifier.register("web", web.notify)
         from admin.app import build_admin
 
         extra: list[Any] = [Route("/healthz", app._health), Mount("/admin", build_admin(services))]
@@ -109,6 +111,7 @@ class Application:
 
         settings = self.settings
         self.telegram = TelegramChannel(self.frontdoor, make_bot(settings))
+        self.services.notifier.register("telegram", self.telegram.notify)
         if settings.telegram_mode == "polling":
             self.telegram_ready.set()
             await self.telegram.polling()

@@ -12,9 +12,12 @@ from sqlalchemy import and_, delete, or_, select
 from bot.core.cases import OPEN_STATUSES
 from bot.core.services import Services
 from bot.storage import throttle
-from bot.storage.models import MESSAGE_IDS_KEPT, Case, ChatMessage, Family
+from bot.storage.models import MESSAGE_IDS_KEPT, Case, ChatMessage, Family, Voucher
+from bot.vouchers import service as voucher_service
+from bot.vouchers.messages import tell
 
 log = logging.getLogger(__name__)
+EXPIRY_NEWS = timedelta(days=3)  # expired longer ago than this: not worth a message
 
 
 async def purge_message_ids(services: Services) -> None:
@@ -60,11 +63,64 @@ async def purge_staff_sessions(services: Services) -> None:
         await throttle.purge_stale(session, timedelta(days=1))
 
 
+async def voucher_sweep(services: Services, now: datetime | None = None) -> tuple[int, int]:
+    """Expire vouchers past their date and remind of those expiring soon; tell the
+    families. Returns (expired told, reminded) for tests and logs.
+
+    Each voucher is claimed for its message in the same transaction that marks it
+    (`expiry_told_at`, `reminded_at`), and the messages go out after the commit:
+    a family is told once, never twice, even if two workers sweep at once. A
+    voucher whose expiry was missed (the process was down) is told on the next
+    run, unless it expired long ago — old news would only upset.
+    """
+    now = now or datetime.now(UTC)
+    async with services.db.session() as session:
+        await voucher_service.expire_due(session, now)
+        expired = list(
+            (
+                await session.scalars(
+                    select(Voucher)
+                    .where(Voucher.status == "expired", Voucher.expiry_told_at.is_(None))
+                    .where(Voucher.family_id.is_not(None))
+                    .where(Voucher.expires_at > now - EXPIRY_NEWS)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+        )
+        for voucher in expired:
+            voucher.expiry_told_at = now
+        reminders = await voucher_service.reminders_due(session, now)
+        told = [v.id for v in expired]
+        remind = [v.id for v in reminders]
+    sent = [0, 0]
+    for index, (ids, what) in enumerate(((told, "expired"), (remind, "reminder"))):
+        for voucher_id in ids:
+            try:
+                if await tell(services, voucher_id, what):
+                    sent[index] += 1
+            except Exception:  # one failed message must not stop the others
+                log.exception("voucher %s message failed (voucher id %d)", what, voucher_id)
+    if told or remind:
+        log.info(
+            "vouchers: %d expired (%d told), %d reminders (%d sent)",
+            len(told),
+            sent[0],
+            len(remind),
+            sent[1],
+        )
+    return sent[0], sent[1]
+
+
+async def sweep_vouchers(services: Services) -> None:
+    await voucher_sweep(services)
+
+
 # Each sweep, how often, and how long after start-up it first runs.
 SWEEPS = (
     (purge_message_ids, timedelta(hours=1), timedelta(minutes=1)),
     (apply_retention, timedelta(hours=6), timedelta(minutes=5)),
     (purge_staff_sessions, timedelta(hours=1), timedelta(minutes=2)),
+    (sweep_vouchers, timedelta(minutes=15), timedelta(minutes=3)),
 )
 
 

@@ -7,6 +7,12 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from bot.actions.registry import ActionResult, Option, registry
+from bot.actions.vouchers import (
+    FORGET_CARD,
+    FORGET_VOUCHERS,
+    active_voucher_count,
+    family_card_of,
+)
 from bot.core import texts
 from bot.core.turn import Turn
 from bot.core.types import Effect, EffectKind
@@ -67,7 +73,9 @@ async def forget(turn: Turn, args: dict[str, Any]) -> ActionResult:
         or 0
     )
     consent = turn.consented
-    nothing = not (answers or cases or requests or consent)
+    codes = await active_voucher_count(turn)
+    card = await family_card_of(turn)
+    nothing = not (answers or cases or requests or consent or codes or card)
     session.expunge_all()
     await session.execute(delete(Family).where(Family.id == family_id))
     turn.forgotten = True
@@ -85,5 +93,9 @@ async def forget(turn: Turn, args: dict[str, Any]) -> ActionResult:
             identities=identities,
             consent=turn.t(texts.YES if consent else texts.NO),
         )
+    if card:  # deleted with the family (the foreign key cascades)
+        text = f"{text}\n\n{turn.t(FORGET_CARD)}"
+    if codes:  # vouchers lose their link to the family, not their worth
+        text = f"{text}\n\n{turn.t(FORGET_VOUCHERS, count=codes)}"
     turn.say(text, [[menu_button(turn)]], node="menu:forgotten")
     return ActionResult(stop=True)

@@ -326,6 +326,9 @@ class StaffUser(Base):
     telegram_user_id: Mapped[str | None] = mapped_column(
         String(32), default=None, unique=True, index=True
     )
+    # A one-time code (its hash) typed as `/link CODE` in Telegram to link the account.
+    telegram_link_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    telegram_link_expires: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class StaffSession(Base):

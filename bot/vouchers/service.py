@@ -143,22 +143,32 @@ async def revoke(session: AsyncSession, voucher: Voucher, now: datetime | None =
 async def reissue(
     session: AsyncSession, voucher: Voucher, issued_by: int | None, now: datetime | None = None
 ) -> Voucher:
-    """Replace an unused voucher with a new code (the old one stops working at once)."""
+    """Replace an unused voucher with a new code (the old one stops working at once).
+
+    A voucher still holding its quota place (valid or expired) hands it to the
+    new code, in the same month; one already revoked gave its place back, so
+    the new code must find room in this month's quota like any other.
+    """
     now = now or utcnow()
     if voucher.family_id is None:
         raise IssueError("Семья удалила свои данные: выдать ей новый код некуда.")
-    if voucher.status not in ("issued", "expired", "revoked"):
+    if voucher.status == "redeemed":
         raise IssueError("Сертификат уже использован: заменить его нельзя.")
-    await revoke(session, voucher, now)
-    return await issue(
+    holds_place = voucher.status in ("issued", "expired")
+    if voucher.status != "revoked":
+        voucher.status = "revoked"
+        voucher.revoked_at = now
+    new = await issue(
         session,
         offer_id=voucher.offer_id,
         family_id=voucher.family_id,
         case_id=voucher.case_id,
         issued_by=issued_by,
-        replaces=voucher,
+        replaces=voucher if holds_place else None,
         now=now,
     )
+    new.replaces_id = voucher.id
+    return new
 
 
 # -- the shop's side -----------------------------------------------------------------

@@ -185,3 +185,73 @@ async def test_partner_staff_are_kept_out_of_content_pages(base: str) -> None:
             assert "Новый образ" not in await page.content()  # someone else's organisation
         finally:
             await browser.close()
+
+
+async def test_a_psychologist_issues_and_a_shop_redeems_on_phones(
+    base: str, services: Services, accounts: Accounts
+) -> None:
+    """The voucher's path through people's hands: the psychologist issues a
+    Certificate of Life from the case, the shop assistant types the code on a
+    phone and redeems it with one tap."""
+    from playwright.async_api import async_playwright
+
+    from bot.storage.models import Case, Family, Offer, Voucher
+
+    async with services.db.session() as session:
+        offer = Offer(
+            partner_id=accounts.partner.id,
+            programme="life_certificate",
+            title="Набор для новорождённого",
+            covers="Подгузники, пелёнки, боди",
+            value_rub=5000,
+            monthly_quota=5,
+            valid_days=30,
+        )
+        family = Family()
+        session.add_all([offer, family])
+        await session.flush()
+        session.add(
+            Case(
+                family_id=family.id,
+                topic="pregnancy",
+                specialty="psychologist",
+                priority="high",
+                summary="Решила сохранить беременность",
+                channel="web",
+                language="ru",
+            )
+        )
+    executable = chromium()
+    assert executable is not None
+    async with async_playwright() as pw:
+        browser = await launch(pw, executable)
+        try:
+            staff = await browser.new_page(viewport=PHONE, locale="ru-RU")
+            await _login(staff, base, "consultant-user")
+            await staff.goto(base + "/admin/cases")
+            await staff.get_by_text("Выдать сертификат").first.click()
+            await staff.locator('select[name="offer_id"]').select_option(index=1)
+            await staff.screenshot(path=str(ARTIFACTS / "admin-issue-voucher.png"), full_page=True)
+            await staff.locator("form button[type=submit]", has_text="Выдать сертификат").click()
+            await staff.get_by_text("Сертификат выдан", exact=False).wait_for()
+
+            async with services.db.session() as session:
+                from sqlalchemy import select
+
+                code = await session.scalar(select(Voucher.code))
+            assert code is not None
+
+            shop = await browser.new_page(viewport=PHONE, locale="ru-RU")
+            await _login(shop, base, "partner-user")
+            await shop.goto(base + "/admin/check")
+            await shop.locator('input[name="code"]').fill(code.lower())
+            await shop.get_by_role("button", name="Проверить").click()
+            await shop.get_by_text("Действителен", exact=False).first.wait_for()
+            page_text = await shop.content()
+            assert "Решила сохранить" not in page_text and "Тест consultant" not in page_text
+            await shop.screenshot(path=str(ARTIFACTS / "admin-check-valid.png"), full_page=True)
+            await shop.get_by_role("button", name="Погасить").click()
+            await shop.get_by_text("Погашено", exact=False).first.wait_for()
+            await shop.screenshot(path=str(ARTIFACTS / "admin-check-redeemed.png"), full_page=True)
+        finally:
+            await browser.close()

@@ -350,7 +350,9 @@ async def test_a_partner_sees_only_their_own_organisation(
     assert "colleague" in own.text and "partner-user" in own.text
     for foreign in ("Новый образ", "Чужая стрижка", "stranger"):
         assert foreign not in own.text
-    assert "<form" not in own.text.split("</header>", 1)[1]  # read-only: no forms but logout
+    # Read-only: no forms but logout, and the one that links the person's own Telegram.
+    body = own.text.split("</header>", 1)[1]
+    assert body.count("<form") == 1 and 'action="/admin/partner/telegram"' in body
     async with services.db.session() as session:
         offer_id = await session.scalar(select(Offer.id).where(Offer.title == "Наш сертификат"))
     for path in (

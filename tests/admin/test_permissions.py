@@ -37,6 +37,9 @@ KNOWN_PARAMS = {
     "user_id",
     "record_id",
     "journey",
+    "case_id",
+    "voucher_id",
+    "card_id",
 }
 
 

@@ -138,3 +138,19 @@ async def test_a_hundred_simultaneous_redemptions_succeed_once(
             select(func.count()).select_from(Voucher).where(Voucher.status == "redeemed")
         )
     assert redeemed == 1
+
+
+async def test_reissuing_a_revoked_voucher_needs_room_in_the_quota(
+    services: Services, shop: dict[str, int]
+) -> None:
+    first = await _issue(services, shop, "family0")
+    async with services.db.session() as session:
+        row = await session.get(Voucher, first.id)
+        assert row is not None and await service.revoke(session, row, NOW)
+    await _issue(services, shop, "family1")
+    await _issue(services, shop, "family2")  # the revoked one's place was taken
+    async with services.db.session() as session:
+        row = await session.get(Voucher, first.id)
+        assert row is not None
+        with pytest.raises(service.IssueError, match="закончились"):
+            await service.reissue(session, row, None, NOW)

@@ -23,14 +23,22 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import BotCommand, CallbackQuery, ChatMemberUpdated, ErrorEvent, Message
+from aiogram.types import (
+    BotCommand,
+    BufferedInputFile,
+    CallbackQuery,
+    ChatMemberUpdated,
+    ErrorEvent,
+    Message,
+)
 
+from bot.channels.telegram.partner_desk import PartnerDesk
 from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.render import TelegramMessage, render
 from bot.config import Settings
 from bot.core import texts
 from bot.core.frontdoor import FrontDoor
-from bot.core.types import Attachment, Channel, EffectKind, Incoming, Outcome
+from bot.core.types import Attachment, Channel, EffectKind, Incoming, Outcome, Reply
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,6 +50,7 @@ TRANSIENT_PAUSE = 1.0  # seconds, doubled on each retry …
 MAX_PAUSE = 10.0  # … up to this
 ALBUMS_REMEMBERED = 1000
 DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
+PHOTO_NAME = "image.png"  # replies carry PNG images (voucher QR codes)
 
 COMMANDS = {
     "ru": [
@@ -140,6 +149,8 @@ class TelegramChannel:
         self.webhook_set = False
         self._albums: dict[str, None] = {}  # recent media group ids, oldest first
         self._background: set[asyncio.Task[Any]] = set()
+        # Partner staff's `/link` and `/check` are answered before the families' door.
+        self.desk = PartnerDesk(frontdoor.services, bot, self._call)
 
     @property
     def status(self) -> str:
@@ -157,7 +168,7 @@ class TelegramChannel:
 
     async def _on_message(self, message: Message) -> None:
         incoming = incoming_from_message(message)
-        if incoming is None:
+        if incoming is None or await self.desk.on_message(message):
             return
         if message.media_group_id and not message.caption:
             # An album arrives as one message per photo: answer it once, but remember
@@ -172,12 +183,14 @@ class TelegramChannel:
 
     async def _on_edited(self, message: Message) -> None:
         incoming = incoming_from_message(message, edited=True)
-        if incoming is not None and incoming.text:
+        if incoming is not None and incoming.text and not await self.desk.on_message(message):
             await self.serve(incoming)
 
     async def _on_callback(self, callback: CallbackQuery) -> None:
         message = callback.message
         if message is not None and message.chat.type != "private":
+            return
+        if await self.desk.on_callback(callback):
             return
         # Stop the button's spinner without waiting for it: the turn must take its
         # place in the family's queue now, or a message typed just after the tap
@@ -237,9 +250,33 @@ class TelegramChannel:
         finally:
             await self.frontdoor.record_sent(incoming, sent)
 
+    async def notify(self, chat_id: str, replies: Sequence[Reply]) -> bool:
+        """A message the service sends by itself (a voucher issued or used): the
+        Notifier's sender for Telegram. True when every part was delivered.
+
+        There is no incoming message here; in a private chat the chat id is the
+        user's id, so one stands in for "who" when the chat turns out to be
+        blocked (marked, as in a turn) and for safe exit's list of sent ids.
+        """
+        incoming = Incoming(Channel.TELEGRAM, user_id=chat_id, chat_id=chat_id)
+        sent: list[str] = []
+        try:
+            for reply in replies:
+                for part in render(reply):
+                    result = await self._send(int(chat_id), part, incoming, MAX_RETRIES)
+                    if result is None:
+                        log.warning("a notification was not delivered; the rest is held back")
+                        return False
+                    sent.append(str(result))
+        finally:
+            await self.frontdoor.record_sent(incoming, sent)
+        return True
+
     async def _send(
         self, chat_id: int, part: TelegramMessage, incoming: Incoming, attempts: int
     ) -> int | None:
+        if part.photo is not None:
+            return await self._send_photo(chat_id, part, incoming, attempts)
         message = await self._call(
             lambda: self.bot.send_message(
                 chat_id, part.html, parse_mode="HTML", reply_markup=part.keyboard
@@ -247,6 +284,30 @@ class TelegramChannel:
             incoming=incoming,
             attempts=attempts,
             fallback=lambda: self.bot.send_message(chat_id, part.plain, reply_markup=part.keyboard),
+        )
+        return message.message_id if message is not None else None
+
+    async def _send_photo(
+        self, chat_id: int, part: TelegramMessage, incoming: Incoming, attempts: int
+    ) -> int | None:
+        photo = part.photo
+        assert photo is not None
+        message = await self._call(
+            lambda: self.bot.send_photo(
+                chat_id,
+                BufferedInputFile(photo, PHOTO_NAME),
+                caption=part.html or None,
+                parse_mode="HTML" if part.html else None,
+                reply_markup=part.keyboard,
+            ),
+            incoming=incoming,
+            attempts=attempts,
+            fallback=lambda: self.bot.send_photo(
+                chat_id,
+                BufferedInputFile(photo, PHOTO_NAME),
+                caption=part.plain or None,
+                reply_markup=part.keyboard,
+            ),
         )
         return message.message_id if message is not None else None
 

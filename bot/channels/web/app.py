@@ -8,6 +8,7 @@ texts are never stored, on either side.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import html
 import json
@@ -15,6 +16,7 @@ import logging
 import secrets
 import time
 from collections import defaultdict, deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +52,15 @@ def reply_json(reply: Reply, sender: str = "bot") -> dict[str, Any]:
         ],
         "urgent": reply.urgent,
         "node": reply.node,
-        "image": None,
+        # Inline (the page allows data: images): a voucher's QR never leaves the reply.
+        "image": image_url(reply.image) if reply.image is not None else None,
         "from": sender,
     }
+
+
+def image_url(image: bytes) -> str:
+    """A reply's PNG image as a data URL the chat page shows as <img>."""
+    return "data:image/png;base64," + base64.b64encode(image).decode("ascii")
 
 
 def effects_json(outcome: Outcome, settings: Settings) -> list[dict[str, Any]]:
@@ -146,6 +154,13 @@ class WebChat:
         self.per_token = RateLimiter(settings.web_rate_per_minute)
         self.per_address = RateLimiter(settings.web_rate_per_minute * 4)
         self._page = (STATIC / "index.html").read_text(encoding="utf-8")
+
+    async def notify(self, chat_id: str, replies: Sequence[Reply]) -> bool:
+        """The Notifier's sender for the web chat: a web identity's chat id is the
+        visitor id, and the page picks the messages up by long polling."""
+        for reply in replies:
+            self.inbox.publish(chat_id, reply_json(reply))
+        return True
 
     # -- pages ------------------------------------------------------------------
     def headers(self) -> dict[str, str]:

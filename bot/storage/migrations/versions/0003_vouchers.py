@@ -74,6 +74,10 @@ def upgrade() -> None:
 
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('telegram_user_id', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('telegram_link_hash', sa.String(length=64), nullable=True))
+        batch_op.add_column(
+            sa.Column('telegram_link_expires', sa.DateTime(timezone=True), nullable=True)
+        )
         batch_op.create_index(
             'ix_staff_users_telegram_user_id', ['telegram_user_id'], unique=True
         )
@@ -83,6 +87,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
         batch_op.drop_index('ix_staff_users_telegram_user_id')
+        batch_op.drop_column('telegram_link_expires')
+        batch_op.drop_column('telegram_link_hash')
         batch_op.drop_column('telegram_user_id')
 
     with op.batch_alter_table('vouchers', schema=None) as batch_op:
