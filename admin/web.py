@@ -7,9 +7,11 @@ the whole access rule for it, so the permission-matrix test can read them all.
 
 from __future__ import annotations
 
+import csv
 import hmac
+import io
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -247,6 +249,28 @@ def int_param(value: str | None) -> int | None:
     except ValueError:
         return None
     return number if -ID_MAX <= number <= ID_MAX else None
+
+
+# -- exports ------------------------------------------------------------------------
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A text cell Excel would run as a formula (a partner named "=HYPERLINK(…)")
+    is kept as text with a leading apostrophe; numbers pass as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """CSV the way Excel with Russian settings opens it: `;` between columns and a
+    byte-order mark, so Cyrillic reads as UTF-8."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows([csv_cell(v) for v in row] for row in rows)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
 # -- the guard ------------------------------------------------------------------------

@@ -96,6 +96,8 @@ async def case_issue(request: Request) -> Response:
             case = await session.get(Case, case_id)
             if case is None or await session.get(Family, case.family_id) is None:
                 return not_found(request)
+            if case.status not in OPEN_STATUSES:
+                raise IssueError("Обращение уже закрыто: выдавать по нему сертификат нельзя.")
             if not vouchers.case_in_scope(who.user, case):
                 return forbidden(request)
             if not vouchers.issuable(who.user):

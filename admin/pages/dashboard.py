@@ -5,8 +5,6 @@ file here says anything about one family.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlencode
@@ -17,7 +15,7 @@ from starlette.responses import Response
 
 from admin import charts, monitoring
 from admin.monitoring import Period, Report, Weekly
-from admin.web import ADMIN, EDITOR, Page, page, render, state
+from admin.web import ADMIN, EDITOR, Page, csv_bytes, page, render, state
 from bot.journeys.book import JourneyBook
 from bot.storage.models import utcnow
 
@@ -234,17 +232,17 @@ async def dashboard(request: Request) -> Response:
 
 async def dashboard_csv(request: Request) -> Response:
     report, book = await load(request)
-    buffer = io.StringIO()
-    # Semicolons: Excel with Russian regional settings splits columns on ";",
-    # and the byte-order mark tells it the file is UTF-8 (Cyrillic labels).
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    for section, week, key, count in monitoring.rows(report):
-        writer.writerow((section, week, key, count, monitoring.label(section, key, book)))
+    body = csv_bytes(
+        CSV_HEADER,
+        (
+            (section, week, key, count, monitoring.label(section, key, book))
+            for section, week, key, count in monitoring.rows(report)
+        ),
+    )
     period = report.period
     name = f"monitoring_{period.start.isoformat()}_{period.end.isoformat()}.csv"
     return Response(
-        ("\ufeff" + buffer.getvalue()).encode("utf-8"),
+        body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

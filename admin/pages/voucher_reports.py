@@ -9,9 +9,6 @@ vouchers gave their place back and are shown apart.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
@@ -22,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin.pages.vouchers import effective_status
-from admin.web import ADMIN, Page, page, render, state
+from admin.web import ADMIN, Page, csv_bytes, page, render, state
 from bot.storage.models import Offer, Partner, Voucher, utcnow
 from bot.vouchers.service import quota_month
 
@@ -179,16 +176,6 @@ async def report_page(request: Request) -> Response:
         csv_query=query,
         roubles=roubles,
     )
-
-
-def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
-    """CSV the way Excel with Russian settings opens it (as the monitoring export):
-    `;` between columns and a byte-order mark so Cyrillic reads as UTF-8."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
 async def report_csv(request: Request) -> Response:

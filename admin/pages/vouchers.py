@@ -40,6 +40,7 @@ from bot.knowledge.base import KnowledgeBase
 from bot.storage.models import (
     VOUCHER_STATUSES,
     Case,
+    Family,
     Offer,
     Partner,
     StaffUser,
@@ -270,7 +271,9 @@ async def issue_for_case(
             "expires_at": voucher.expires_at.isoformat(),
         },
     )
-    return Issued(voucher.id, voucher.code, SAFE_EXIT in case.signals)
+    family = await session.get(Family, case.family_id)
+    quiet = SAFE_EXIT in case.signals or (family is not None and family.quiet_at is not None)
+    return Issued(voucher.id, voucher.code, quiet)
 
 
 # -- the list ------------------------------------------------------------------------
@@ -466,7 +469,10 @@ async def voucher_reissue(request: Request) -> Response:
                     "replaces_id": voucher.id,
                 },
             )
-            quiet = case is not None and SAFE_EXIT in case.signals
+            family = await session.get(Family, fresh.family_id) if fresh.family_id else None
+            quiet = (case is not None and SAFE_EXIT in case.signals) or (
+                family is not None and family.quiet_at is not None
+            )
             issued = Issued(fresh.id, fresh.code, quiet)
             old_tail = tail(voucher.code)
     except Refused as refused:

@@ -35,6 +35,7 @@ async def safe_exit(turn: Turn, args: dict[str, Any]) -> ActionResult:
     # The ids stay recorded until the channel confirms each deletion, so pressing
     # the button again retries whatever a passing fault left behind.
     await cases.note_safe_exit(turn)
+    turn.family.quiet_at = turn.family.quiet_at or datetime.now(UTC)
     turn.conversation.journey, turn.conversation.node = "menu", "start"
     turn.conversation.stack = []
     turn.conversation.resume = None

@@ -2,7 +2,8 @@
 issued or redeemed, a reminder before it expires.
 
 Each channel registers a sender; a message goes to the family's identities in
-the messengers that are connected (a blocked chat is skipped). Texts are made
+the messengers that are connected (a blocked chat is skipped). A family that
+pressed "safe exit" gets nothing it did not ask for. Texts are made
 per family language by the caller's `compose`. The persistent outbound queue
 (platform limits, retries across restarts) replaces the direct send later;
 callers keep this interface.
@@ -44,6 +45,11 @@ class Notifier:
         async with self.db.session() as session:
             family = await session.get(Family, family_id)
             if family is None:
+                return False
+            if family.quiet_at is not None:
+                # The family pressed "safe exit": a message out of the blue could
+                # give it away. It finds everything by asking (e.g. «Мои сертификаты»).
+                log.info("a notification was held back: the family asked for quiet")
                 return False
             identities = (
                 await session.scalars(

@@ -74,6 +74,9 @@ class Family(Base):
     language: Mapped[str] = mapped_column(String(8), default="ru")
     consent_at: Mapped[datetime | None] = mapped_column(default=None)
     consent_version: Mapped[str | None] = mapped_column(String(16), default=None)
+    # Set by "safe exit": someone else may read this phone, so the service never
+    # writes first again (vouchers, reminders); the family can still ask.
+    quiet_at: Mapped[datetime | None] = mapped_column(default=None)
 
     identities: Mapped[list[Identity]] = relationship(
         back_populates="family", cascade="all, delete-orphan", passive_deletes=True

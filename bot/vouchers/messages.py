@@ -34,6 +34,8 @@ REDEEMED = N_(
     "✅ Ваш сертификат «{title}» использован в магазине «{shop}». "
     "Пусть покупки радуют вас и малыша!"
 )
+# Other programmes (clothing after violence, the family card) are not about a baby.
+REDEEMED_OTHER = N_("✅ Ваш сертификат «{title}» использован в «{shop}». Пусть это будет в радость!")
 REMINDER = N_(
     "⏰ Напоминаем: сертификат «{title}» (код {code}) действует до {until}. "
     "Успейте зайти в магазин «{shop}»{addresses}."
@@ -98,7 +100,8 @@ async def tell(services: Services, voucher_id: int, what: str) -> bool:
         "shop": partner.name,
         "addresses": f" ({addresses})" if addresses else "",
     }
-    template = {"redeemed": REDEEMED, "reminder": REMINDER, "expired": EXPIRED}.get(what)
+    redeemed = REDEEMED if offer.programme == "life_certificate" else REDEEMED_OTHER
+    template = {"redeemed": redeemed, "reminder": REMINDER, "expired": EXPIRED}.get(what)
 
     def compose(language: str) -> Sequence[Reply]:
         if template is None:

@@ -3,7 +3,8 @@ tables (so a job that did not run is caught up by the next one).
 
 - A monthly quota per offer counts the vouchers issued in that month (Moscow
   time) that were not revoked: no counter to reset, nothing lost if a job is late.
-- A family holds at most one unused voucher per offer.
+- A family gets at most one voucher per offer a month, and holds at most one
+  unused voucher per offer.
 - Redemption is one conditional UPDATE (`… WHERE status = 'issued' AND not
   expired`): the database lets exactly one of any number of simultaneous
   attempts through, on SQLite and on PostgreSQL alike.
@@ -106,6 +107,20 @@ async def issue(
     )
     if unused is not None:
         raise IssueError("У семьи уже есть неиспользованный сертификат по этому предложению.")
+    # One voucher per family, offer and month: a family cannot drain a pool by
+    # claiming again as soon as a code is used (a replacement takes the old one's place).
+    this_month = await session.scalar(
+        select(Voucher.id)
+        .where(Voucher.offer_id == offer.id, Voucher.family_id == family_id)
+        .where(Voucher.month == month, Voucher.status.in_(COUNTED))
+        .where(Voucher.id != (replaces.id if replaces else -1))
+        .limit(1)
+    )
+    if this_month is not None:
+        raise IssueError(
+            "Семья уже получала сертификат по этому предложению в этом месяце. "
+            "Следующий можно будет выдать в новом месяце."
+        )
     for _ in range(5):  # a collision of ~55-bit codes is astronomically rare; be sure anyway
         voucher = Voucher(
             code=new_code(),
@@ -294,6 +309,8 @@ async def reminders_due(session: AsyncSession, now: datetime | None = None) -> l
                 select(Voucher)
                 .where(Voucher.status == "issued", Voucher.reminded_at.is_(None))
                 .where(Voucher.expires_at > now, Voucher.expires_at <= now + REMIND_BEFORE)
+                # A short-lived voucher was just handed over with its date: no reminder.
+                .where(Voucher.issued_at <= now - timedelta(days=1))
                 .where(Voucher.family_id.is_not(None))
                 .with_for_update(skip_locked=True)
             )

@@ -147,3 +147,16 @@ async def test_an_empty_period_and_who_may_see_it(
         client = await staff_client(role)
         assert (await client.get("/admin/vouchers/report")).status_code == 403
         assert (await client.get("/admin/vouchers/report.csv")).status_code == 403
+
+
+def test_csv_cells_that_look_like_formulas_stay_text() -> None:
+    """A partner named like an Excel formula must not run as one in the report."""
+    from admin.web import csv_bytes
+
+    body = csv_bytes(
+        ("partner", "count"), [('=HYPERLINK("http://evil/")', 3), ("-1+1", 2), ("Аист", -1)]
+    ).decode("utf-8-sig")
+    lines = body.splitlines()
+    assert lines[1].startswith("\"'=HYPERLINK(")
+    assert lines[2] == "'-1+1;2"
+    assert lines[3] == "Аист;-1"  # numbers stay numbers

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from admin.pages.vouchers import may_issue
 from admin.web import FLASH_COOKIE
@@ -224,6 +224,21 @@ async def test_an_exhausted_pool_says_so(
     response = await client.post(f"/admin/cases/{world.case}/vouchers", {"offer_id": world.life})
     assert response.status_code == 400
     assert "закончились (2 из 2)" in response.text
+    assert world.sender.sent == []
+
+
+async def test_a_closed_case_gets_no_voucher(
+    staff_client: MakeClient, services: Services, world: World
+) -> None:
+    async with services.db.session() as session:
+        case = await session.get(Case, world.case)
+        assert case is not None
+        case.status = "closed"
+    client = await staff_client("admin")
+    response = await client.post(f"/admin/cases/{world.case}/vouchers", {"offer_id": world.life})
+    assert response.status_code == 400
+    async with services.db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Voucher)) == 0
     assert world.sender.sent == []
 
 

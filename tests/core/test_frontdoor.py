@@ -343,6 +343,10 @@ async def test_safe_exit_collects_message_ids(family: TestFamily) -> None:
     (effect,) = [e for e in outcome.effects if e.kind is EffectKind.SAFE_EXIT]
     assert {"1", "2"} <= set(effect.message_ids)  # the family's own messages too
     assert not outcome.replies  # nothing new appears in the wiped chat
+    # From now on the service never writes first (vouchers, reminders).
+    async with family.frontdoor.services.db.session() as session:
+        quiet = await session.scalar(select(Family.quiet_at))
+    assert quiet is not None
 
 
 async def test_language_follows_messenger_and_settings(frontdoor: FrontDoor) -> None:

@@ -154,3 +154,46 @@ async def test_reissuing_a_revoked_voucher_needs_room_in_the_quota(
         assert row is not None
         with pytest.raises(service.IssueError, match="закончились"):
             await service.reissue(session, row, None, NOW)
+
+
+async def test_a_family_gets_one_voucher_per_offer_a_month(
+    services: Services, shop: dict[str, int]
+) -> None:
+    """Using a code and claiming again at once must not drain the shop's pool."""
+    first = await _issue(services, shop, "family0")
+    async with services.db.session() as session:
+        used, _ = await service.redeem(session, shop["partner"], first.code, None, NOW)
+        assert used.just_redeemed
+    with pytest.raises(service.IssueError, match="уже получала"):
+        await _issue(services, shop, "family0", now=NOW + timedelta(hours=1))
+    await _issue(services, shop, "family0", now=NOW + timedelta(days=15))  # December
+
+
+async def test_a_family_that_pressed_safe_exit_is_never_written_to_first(
+    services: Services, shop: dict[str, int]
+) -> None:
+    from bot.core.types import Reply
+    from bot.storage.models import Identity
+    from bot.vouchers.messages import tell
+
+    sent: list[str] = []
+
+    async def sender(chat_id: str, replies: object) -> bool:
+        sent.append(chat_id)
+        return True
+
+    services.notifier.register("telegram", sender)
+    voucher = await _issue(services, shop, "family0")
+    async with services.db.session() as session:
+        session.add(
+            Identity(family_id=shop["family0"], channel="telegram", external_id="7", chat_id="7")
+        )
+    assert await tell(services, voucher.id, "issued")
+    async with services.db.session() as session:
+        family = await session.get(Family, shop["family0"])
+        assert family is not None
+        family.quiet_at = NOW
+    for what in ("redeemed", "reminder", "expired"):
+        assert not await tell(services, voucher.id, what)
+    assert not await services.notifier.to_family(shop["family0"], lambda _: [Reply("Привет")])
+    assert sent == ["7"]

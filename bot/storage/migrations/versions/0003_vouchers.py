@@ -20,6 +20,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('families', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('quiet_at', sa.DateTime(timezone=True), nullable=True))
+
     op.create_table('family_cards',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('family_id', sa.Integer(), nullable=False),
@@ -85,6 +88,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('families', schema=None) as batch_op:
+        batch_op.drop_column('quiet_at')
+
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
         batch_op.drop_index('ix_staff_users_telegram_user_id')
         batch_op.drop_column('telegram_link_expires')
