@@ -35,7 +35,9 @@ REDEEMED = N_(
     "Пусть покупки радуют вас и малыша!"
 )
 # Other programmes (clothing after violence, the family card) are not about a baby.
-REDEEMED_OTHER = N_("✅ Ваш сертификат «{title}» использован в «{shop}». Пусть это будет в радость!")
+REDEEMED_OTHER = N_(
+    "✅ Ваш сертификат «{title}» использован в «{shop}». Пусть это будет в радость!"
+)
 REMINDER = N_(
     "⏰ Напоминаем: сертификат «{title}» (код {code}) действует до {until}. "
     "Успейте зайти в магазин «{shop}»{addresses}."
