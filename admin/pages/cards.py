@@ -112,6 +112,7 @@ async def cards_list(
         "pending": pending,
         "page": page_no,
         "pages": max((total + PER_PAGE - 1) // PER_PAGE, 1),
+        "page_link": lambda n: f"/cards?status={shown}&page={n}",
         "statuses": CARD_STATUSES,
         "STATUS_NAMES": STATUS_NAMES,
         "CATEGORY_NAMES": CATEGORY_NAMES,

@@ -16,6 +16,7 @@ import pytest
 from argon2 import PasswordHasher
 from starlette.applications import Starlette
 from starlette.routing import Mount
+from starlette.types import ASGIApp
 
 from admin import auth
 from admin.app import build_admin
@@ -84,6 +85,31 @@ class StaffClient:
             self.csrf = found.group(1)
 
 
+async def session_client(
+    app: ASGIApp, services: Services, user_id: int, address: str = "127.0.0.1"
+) -> httpx.AsyncClient:
+    """A client already logged in as `user_id` (the session row made directly:
+    logging in through argon2 for every test would be slow)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    async with services.db.session() as session:
+        session.add(
+            StaffSession(
+                token_hash=auth.token_hash(token),
+                user_id=user_id,
+                csrf=secrets.token_urlsafe(32),
+                created_at=now,
+                seen_at=now,
+                expires_at=now + timedelta(hours=1),
+            )
+        )
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(address, 50000)),
+        base_url="http://testserver",
+        cookies={SESSION_COOKIE: token},
+    )
+
+
 @pytest.fixture
 def admin_asgi(services: Services) -> Starlette:
     return Starlette(routes=[Mount("/admin", build_admin(services))])
@@ -130,24 +156,7 @@ async def staff_client(
     clients: list[httpx.AsyncClient] = []
 
     async def make(role: str) -> StaffClient:
-        token = secrets.token_urlsafe(32)
-        now = utcnow()
-        async with services.db.session() as session:
-            session.add(
-                StaffSession(
-                    token_hash=auth.token_hash(token),
-                    user_id=accounts.users[role].id,
-                    csrf=secrets.token_urlsafe(32),
-                    created_at=now,
-                    seen_at=now,
-                    expires_at=now + timedelta(hours=1),
-                )
-            )
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=admin_asgi),
-            base_url="http://testserver",
-            cookies={SESSION_COOKIE: token},
-        )
+        client = await session_client(admin_asgi, services, accounts.users[role].id)
         clients.append(client)
         return StaffClient(client)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,9 +16,7 @@ import pytest
 from sqlalchemy import func, select, update
 from starlette.applications import Starlette
 
-from admin import auth
 from admin.pages import check
-from admin.web import SESSION_COOKIE
 from bot.core.services import Services
 from bot.core.types import Reply
 from bot.storage import throttle
@@ -29,14 +26,13 @@ from bot.storage.models import (
     Family,
     Identity,
     Offer,
-    StaffSession,
     StaffUser,
     Throttle,
     Voucher,
     utcnow,
 )
 from bot.vouchers.codes import ALPHABET, display, new_code
-from tests.admin.conftest import Accounts, StaffClient, password_hash
+from tests.admin.conftest import Accounts, StaffClient, password_hash, session_client
 from tests.support.vouchers import make_voucher
 
 MakeClient = Callable[[str], Awaitable[StaffClient]]
@@ -181,24 +177,7 @@ async def make_client(
     clients: list[httpx.AsyncClient] = []
 
     async def make(user_id: int, address: str = "127.0.0.1") -> StaffClient:
-        token = secrets.token_urlsafe(32)
-        now = utcnow()
-        async with services.db.session() as session:
-            session.add(
-                StaffSession(
-                    token_hash=auth.token_hash(token),
-                    user_id=user_id,
-                    csrf=secrets.token_urlsafe(32),
-                    created_at=now,
-                    seen_at=now,
-                    expires_at=now + timedelta(hours=1),
-                )
-            )
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=admin_asgi, client=(address, 50000)),
-            base_url="http://testserver",
-            cookies={SESSION_COOKIE: token},
-        )
+        client = await session_client(admin_asgi, services, user_id, address)
         clients.append(client)
         return StaffClient(client)
 

@@ -136,3 +136,17 @@ async def test_only_the_manager_sees_requests(staff_client: MakeClient, accounts
     for role in ("editor", "consultant", "partner"):
         client = await staff_client(role)
         assert (await client.get("/admin/requests")).status_code == 403
+
+
+async def test_a_long_list_is_paged(staff_client: MakeClient, services: Services) -> None:
+    async with services.db.session() as session:
+        session.add_all(
+            OrgRequest(kind="volunteer", org_name=f"Волонтёр {i}", channel="web", language="ru")
+            for i in range(55)
+        )
+    client = await staff_client("admin")
+    first = await client.get("/admin/requests")
+    assert "Страница 1 из 2" in first.text and "Старее →" in first.text
+    assert "/admin/requests?" in first.text and "page=2" in first.text
+    second = await client.get("/admin/requests?page=2")
+    assert "Страница 2 из 2" in second.text and "← Новее" in second.text

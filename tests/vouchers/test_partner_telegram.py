@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-import httpx
 from sqlalchemy import func, select
 
-from admin import auth
-from admin.web import SESSION_COOKIE
 from bot.app import Application
 from bot.channels.telegram import partner_desk
 from bot.config import Settings
@@ -32,13 +28,12 @@ from bot.storage.models import (
     Identity,
     Offer,
     Partner,
-    StaffSession,
     StaffUser,
     Voucher,
     utcnow,
 )
 from bot.vouchers.codes import ALPHABET, display, new_code
-from tests.admin.conftest import StaffClient, password_hash
+from tests.admin.conftest import StaffClient, password_hash, session_client
 from tests.fakes.telegram_api import FakeMessage, FakeTelegramServer, FakeUser
 from tests.support.vouchers import make_voucher
 from tests.vouchers.test_telegram_e2e import service
@@ -160,25 +155,7 @@ async def cashier_account(services: Services, shop: Shop, *, linked: bool = Fals
 
 async def staff_session(app: Application, services: Services, user_id: int) -> StaffClient:
     """A logged-in browser for an existing account (the session made directly)."""
-    token = secrets.token_urlsafe(32)
-    now = utcnow()
-    async with services.db.session() as session:
-        session.add(
-            StaffSession(
-                token_hash=auth.token_hash(token),
-                user_id=user_id,
-                csrf=secrets.token_urlsafe(32),
-                created_at=now,
-                seen_at=now,
-                expires_at=now + timedelta(hours=1),
-            )
-        )
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app.asgi),
-        base_url="http://testserver",
-        cookies={SESSION_COOKIE: token},
-    )
-    return StaffClient(client)
+    return StaffClient(await session_client(app.asgi, services, user_id))
 
 
 def mistype(code: str) -> str:
