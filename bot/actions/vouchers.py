@@ -117,6 +117,18 @@ CLAIMED = N_(
 )
 CLAIM_HELD = N_("Этот сертификат у вас уже есть — вот он ещё раз.")
 CLAIM_FAILED = N_("Сейчас этот сертификат получить не получилось.")
+# Why, in the family's words (the service's own reasons are written for staff).
+CLAIM_REASONS = {
+    "quota": N_(
+        "В этом месяце сертификаты этого партнёра уже разобрали. Новые появятся в начале "
+        "следующего месяца — загляните тогда или выберите другое предложение."
+    ),
+    "this_month": N_(
+        "Вы уже получали сертификат по этому предложению в этом месяце. "
+        "Следующий можно будет получить в новом месяце."
+    ),
+    "closed": N_("Это предложение сейчас не действует. Выберите, пожалуйста, другое."),
+}
 CLAIM_GONE = N_("Это предложение сейчас недоступно.")
 CLAIM_OTHERS = N_(
     "Можно выбрать другое предложение по карте или спросить консультанта: "
@@ -422,10 +434,7 @@ async def claim_card_offer(turn: Turn, args: dict[str, Any]) -> ActionResult:
             turn.session, offer_id=offer.id, family_id=turn.family.id, now=now
         )
     except service.IssueError as exc:
-        message = turn.t(CLAIM_FAILED)
-        if turn.language == "ru":  # the service explains in Russian (written for staff)
-            message = f"{message} {exc}"
-        return _claim_failed(turn, message)
+        return _claim_failed(turn, turn.t(CLAIM_REASONS.get(exc.reason, CLAIM_FAILED)))
     turn.event("voucher_claimed", offer.programme)
     turn.replies.extend(_voucher(turn, voucher, offer, partner))
     return _after_claim(turn)

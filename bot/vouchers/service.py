@@ -32,7 +32,12 @@ REMIND_BEFORE = timedelta(days=3)
 
 
 class IssueError(Exception):
-    """Why a voucher could not be issued, in words staff can act on."""
+    """Why a voucher could not be issued, in words staff can act on; `reason`
+    lets the family's side say it in its own words and language."""
+
+    def __init__(self, message: str, reason: str = "other") -> None:
+        super().__init__(message)
+        self.reason = reason  # quota | this_month | unused | closed | other
 
 
 def quota_month(moment: datetime) -> str:
@@ -88,7 +93,7 @@ async def issue(
     assert partner is not None
     closed = _offer_open(offer, partner, local_day(now))
     if closed:
-        raise IssueError(closed)
+        raise IssueError(closed, "closed")
     month = quota_month(now)
     if offer.monthly_quota is not None and replaces is None:
         used = await issued_this_month(session, offer.id, month)
@@ -96,7 +101,8 @@ async def issue(
             raise IssueError(
                 f"В этом месяце сертификаты «{offer.title}» закончились "
                 f"({used} из {offer.monthly_quota}). Выберите другой магазин или "
-                "дождитесь следующего месяца."
+                "дождитесь следующего месяца.",
+                "quota",
             )
     unused = await session.scalar(
         select(Voucher.id)
@@ -106,7 +112,9 @@ async def issue(
         .limit(1)
     )
     if unused is not None:
-        raise IssueError("У семьи уже есть неиспользованный сертификат по этому предложению.")
+        raise IssueError(
+            "У семьи уже есть неиспользованный сертификат по этому предложению.", "unused"
+        )
     # One voucher per family, offer and month: a family cannot drain a pool by
     # claiming again as soon as a code is used (a replacement takes the old one's place).
     this_month = await session.scalar(
@@ -119,7 +127,8 @@ async def issue(
     if this_month is not None:
         raise IssueError(
             "Семья уже получала сертификат по этому предложению в этом месяце. "
-            "Следующий можно будет выдать в новом месяце."
+            "Следующий можно будет выдать в новом месяце.",
+            "this_month",
         )
     for _ in range(5):  # a collision of ~55-bit codes is astronomically rare; be sure anyway
         voucher = Voucher(
