@@ -30,7 +30,7 @@ CATEGORY_LABELS = {
     "pregnancy": N_("Беременность"),
     "child_under_3": N_("Ребёнок до 3 лет"),
     "child_disability": N_("Ребёнок с инвалидностью"),
-    "low_income": N_("Малоимущая семья"),
+    "low_income": N_("Семья с невысоким доходом"),
     "single_parent": N_("Одинокий родитель"),
 }
 assert set(CATEGORY_LABELS) == set(FAMILY_CATEGORIES)
@@ -129,7 +129,6 @@ CLAIM_REASONS = {
     ),
     "closed": N_("Это предложение сейчас не действует. Выберите, пожалуйста, другое."),
 }
-CLAIM_GONE = N_("Это предложение сейчас недоступно.")
 CLAIM_OTHERS = N_(
     "Можно выбрать другое предложение по карте или спросить консультанта: "
     "«Поговорить с человеком» в меню."
@@ -415,7 +414,7 @@ async def claim_card_offer(turn: Turn, args: dict[str, Any]) -> ActionResult:
     offers = {offer.id: (offer, partner) for offer, partner in await eligible_offers(turn, card)}
     chosen = offers.get(int(key)) if key.isdigit() else None
     if chosen is None:
-        return _claim_failed(turn, turn.t(CLAIM_GONE))
+        return _claim_failed(turn, turn.t(CLAIM_REASONS["closed"]))  # a stale or forged button
     offer, partner = chosen
     now = utcnow()
     held = await turn.session.scalar(
