@@ -35,6 +35,7 @@ async def running(services: Services, settings: Settings) -> AsyncIterator[Teleg
         settings.telegram_token = server.token
         settings.telegram_api_server = server.base_url
         channel = TelegramChannel(FrontDoor(services), make_bot(settings))
+        server.bot_busy = lambda: channel.busy
         task = asyncio.create_task(channel.polling())
         try:
             yield Telegram(server, channel, services)
@@ -244,6 +245,7 @@ async def test_restart_in_the_middle_of_a_journey(services: Services, settings: 
 
         async def run_bot(services: Services) -> tuple[TelegramChannel, asyncio.Task[None]]:
             channel = TelegramChannel(FrontDoor(services), make_bot(settings))
+            server.bot_busy = lambda: channel.busy
             return channel, asyncio.create_task(channel.polling())
 
         channel, task = await run_bot(services)

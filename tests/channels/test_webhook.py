@@ -43,6 +43,9 @@ async def test_webhook_round_trip(services: Services, settings: Settings) -> Non
                 await asyncio.sleep(0.05)
             await app.start()
             await asyncio.wait_for(app.wait_ready(), 30)
+            telegram = app.telegram
+            assert telegram is not None
+            fake.bot_busy = lambda: telegram.busy
             assert fake.webhook_url == settings.telegram_webhook_url
             user = fake.user(user_id=2002)
             await user.send_command("/start")

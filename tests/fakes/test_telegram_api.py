@@ -549,6 +549,22 @@ async def test_dispatcher_end_to_end(server: FakeTelegramServer, bot: Bot) -> No
         await server.wait_idle(quiet=0.05, timeout=0.2)
 
 
+async def test_wait_idle_waits_for_the_bot_to_finish_handling(
+    server: FakeTelegramServer,
+) -> None:
+    """A bot busy with its database makes no API calls; idle must still wait for it
+    (a safe-exit test once passed its assertion before the deletions started)."""
+    loop = asyncio.get_running_loop()
+    done_at = loop.time() + 0.6
+    server.bot_busy = lambda: 1 if loop.time() < done_at else 0
+    started = loop.time()
+    await server.wait_idle(quiet=0.05)
+    assert loop.time() - started >= 0.6
+    server.bot_busy = lambda: 1
+    with pytest.raises(AssertionError, match="still handling 1 update"):
+        await server.wait_idle(quiet=0.05, timeout=0.2)
+
+
 # -- parsers (no HTTP) -------------------------------------------------------------
 
 

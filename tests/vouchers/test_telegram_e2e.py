@@ -51,6 +51,9 @@ async def service(services: Services, settings: Settings) -> AsyncIterator[Appli
         await app.start()
         try:
             await asyncio.wait_for(app.wait_ready(), 30)
+            telegram = app.telegram
+            assert telegram is not None
+            fake.bot_busy = lambda: telegram.busy
             app.fake = fake  # type: ignore[attr-defined]
             yield app
         finally:

@@ -398,6 +398,11 @@ class TelegramChannel:
         # Everyone else (other or no language setting) gets the Russian menu.
         await self._call(lambda: self.bot.set_my_commands(COMMANDS["ru"]), incoming=None)
 
+    @property
+    def busy(self) -> int:
+        """Updates received and not yet fully handled."""
+        return self.poller.in_progress
+
     async def polling(self) -> None:
         """Receive updates by long polling until cancelled (never gives up)."""
         await self._call(lambda: self.bot.delete_webhook(drop_pending_updates=False), incoming=None)

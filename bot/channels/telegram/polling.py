@@ -109,6 +109,11 @@ class Poller:
         except Exception as exc:  # handlers catch their own; this is the last guard
             log.error("a Telegram update failed: %s", type(exc).__name__)
 
+    @property
+    def in_progress(self) -> int:
+        """Updates received and still being handled (tests wait for zero)."""
+        return len(self._tasks)
+
     async def drain(self) -> None:
         """Let updates already received finish (used on shutdown)."""
         if self._tasks:
