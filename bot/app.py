@@ -28,6 +28,7 @@ from starlette.routing import Mount, Route
 
 from bot.channels.web.app import WebChat, build_app
 from bot.config import Settings
+from bot.consult import delivery
 from bot.core.frontdoor import FrontDoor
 from bot.core.services import Services
 from bot.jobs import schedule_jobs
@@ -77,6 +78,10 @@ class Application:
         app = cls(settings, services, frontdoor, web, build_app(web))
         # Messages the service sends by itself (vouchers) reach web visitors here.
         services.notifier.register("web", web.notify)
+        # The consultation relay's outbox: web visitors now, Telegram once connected.
+        services.outbox.register("web", web.courier)
+        if delivery.delivered not in services.outbox.on_delivered:
+            services.outbox.on_delivered.append(delivery.delivered)
         from admin.app import build_admin
 
         extra: list[Any] = [Route("/healthz", app._health), Mount("/admin", build_admin(services))]
@@ -88,6 +93,7 @@ class Application:
     async def start(self) -> None:
         """Everything but the HTTP server; slow parts go to the background."""
         self.tasks.append(asyncio.create_task(self._load_knowledge(), name="knowledge"))
+        self.tasks.append(asyncio.create_task(self.services.outbox.run(), name="outbox"))
         if self.settings.telegram_token:
             self.tasks.append(asyncio.create_task(self._start_telegram(), name="telegram"))
         self.scheduler = schedule_jobs(self.services)
@@ -108,10 +114,12 @@ class Application:
     async def _start_telegram(self) -> None:
         # Imported here: a deployment without Telegram never pays for aiogram.
         from bot.channels.telegram.adapter import TelegramChannel, make_bot
+        from bot.channels.telegram.courier import TelegramCourier
 
         settings = self.settings
         self.telegram = TelegramChannel(self.frontdoor, make_bot(settings))
         self.services.notifier.register("telegram", self.telegram.notify)
+        self.services.outbox.register("telegram", TelegramCourier(self.telegram.bot))
         if settings.telegram_mode == "polling":
             self.telegram_ready.set()
             await self.telegram.polling()

@@ -65,6 +65,23 @@ class Settings(BaseSettings):
         default=24, description="Within how many working hours a consultant answers a case"
     )
 
+    # Consultants (tier 2): the staff group, hours and service levels
+    staff_group_id: int | None = Field(
+        default=None,
+        description="Telegram supergroup (with topics) where consultants take cases, e.g. -100…",
+    )
+    consultant_schedule: str = Field(
+        default="пн-пт 09:00-18:00",
+        description="When consultants work (local time): 'пн-пт 09:00-18:00; сб 10:00-14:00'",
+    )
+    timezone: str = Field(default="Europe/Moscow", description="The centre's local time zone")
+    case_sla_minutes: int = Field(
+        default=30, description="A case not taken within this many working minutes alerts staff"
+    )
+    follow_up_days: int = Field(
+        default=3, description="Default delay of a consultant's follow-up message, in days"
+    )
+
     # Admin panel (/admin)
     admin_session_hours: int = Field(default=12, description="A staff login lasts at most this")
     admin_idle_minutes: int = Field(default=60, description="…and ends after this long unused")
@@ -85,7 +102,24 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_MODE must be 'polling' or 'webhook'")
         return value
 
-    @field_validator("telegram_token", "telegram_api_server", "telegram_webhook_url", mode="before")
+    @field_validator("consultant_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        from bot.consult.schedule import ScheduleError, parse
+
+        try:
+            parse(value)
+        except ScheduleError as error:
+            raise ValueError(f"CONSULTANT_SCHEDULE: {error}") from error
+        return value
+
+    @field_validator(
+        "telegram_token",
+        "telegram_api_server",
+        "telegram_webhook_url",
+        "staff_group_id",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import and_, delete, or_, select
 
+from bot.consult import sweeps
 from bot.core.cases import OPEN_STATUSES
 from bot.core.services import Services
 from bot.storage import throttle
@@ -115,8 +116,23 @@ async def sweep_vouchers(services: Services) -> None:
     await voucher_sweep(services)
 
 
+async def consult_alerts(services: Services) -> None:
+    await sweeps.alert_waiting(services)
+
+
+async def consult_follow_ups(services: Services) -> None:
+    await sweeps.send_follow_ups(services)
+
+
+async def purge_outbox(services: Services) -> None:
+    await sweeps.purge_outbox(services)
+
+
 # Each sweep, how often, and how long after start-up it first runs.
 SWEEPS = (
+    (consult_alerts, timedelta(minutes=1), timedelta(seconds=20)),
+    (consult_follow_ups, timedelta(minutes=5), timedelta(minutes=1)),
+    (purge_outbox, timedelta(hours=6), timedelta(minutes=10)),
     (purge_message_ids, timedelta(hours=1), timedelta(minutes=1)),
     (apply_retention, timedelta(hours=6), timedelta(minutes=5)),
     (purge_staff_sessions, timedelta(hours=1), timedelta(minutes=2)),

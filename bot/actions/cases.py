@@ -65,6 +65,9 @@ async def open_case(turn: Turn, args: dict[str, Any]) -> ActionResult:
         message = turn.t(texts.CASE_UPDATED, number=case.id)
     if case.priority == "urgent":
         message += "\n\n" + turn.t(texts.URGENT_CASE)
+    from bot.consult.family import queue_note  # the consult layer builds on the actions
+
+    message += "\n\n" + await queue_note(turn, case)
     hotlines = meanwhile_hotlines(turn, topic)
     if hotlines:
         lines = (hotline_line(h, turn.language) for h in hotlines)

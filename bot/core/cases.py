@@ -152,6 +152,7 @@ async def open_case(turn: Turn, topic: str, specialty: str, priority: str) -> tu
     """
     case = await open_case_of(turn, specialty)
     created = case is None
+    was = (case.priority, case.summary) if case is not None else None
     if case is None:
         case = _new_case(turn, topic, specialty, priority)
         turn.session.add(case)
@@ -163,7 +164,25 @@ async def open_case(turn: Turn, topic: str, specialty: str, priority: str) -> tu
             case.urgent_at = case.urgent_at or case.updated_at
     case.summary = merge(case.summary, summary(turn))
     await turn.session.flush()
+    await _tell_staff(turn, case, was)
     return case, created
+
+
+async def _tell_staff(turn: Turn, case: Case, was: tuple[str, str] | None) -> None:
+    """A new case reaches the staff group; news about a known one goes into its topic."""
+    from bot.consult import delivery, desk  # the consult layer builds on this module
+
+    if was is None:
+        await desk.announce(turn.services, turn.session, case)
+        return
+    priority, text = was
+    added = [line for line in case.summary.splitlines() if line not in text.splitlines()]
+    if added:
+        delivery.to_topic(
+            turn.services, turn.session, case, "➕ Семья добавила:\n" + "\n".join(added)
+        )
+    if case.priority == "urgent" and priority != "urgent" and case.status == "new":
+        await desk.alert(turn.services, turn.session, case, urgent=True)
 
 
 async def note_safe_exit(turn: Turn) -> None:
@@ -185,15 +204,23 @@ async def mark_urgent(turn: Turn, signals: tuple[str, ...]) -> Case:
     with consent, what the family told the bot goes with it.
     """
     case = await open_case_of(turn, "crisis")
+    was = (case.priority, case.summary) if case is not None else None
     if case is None:
         case = _new_case(turn, "crisis", "crisis", "urgent")
         turn.session.add(case)
         turn.event("case", "crisis")
     now = utcnow()
+    known = set(case.signals)
     case.priority = "urgent"
-    case.signals = sorted(set(case.signals) | set(signals))
+    case.signals = sorted(known | set(signals))
     case.urgent_at = case.urgent_at or now
     case.updated_at = now
     case.summary = merge(case.summary, summary(turn))
     await turn.session.flush()
+    await _tell_staff(turn, case, was)
+    if was is not None and not set(signals) <= known:
+        from bot.consult import delivery
+
+        news = ", ".join(SIGNAL_NAMES.get(s, s) for s in signals if s not in known)
+        delivery.to_topic(turn.services, turn.session, case, f"🔴 Новая опасность: {news}")
     return case

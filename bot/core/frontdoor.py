@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from bot.consult import family as consultation
 from bot.core import cases, texts
 from bot.core.services import Services
 from bot.core.textnorm import normalize, tokens
@@ -157,8 +158,11 @@ class FrontDoor:
             if turn is None:
                 return Outcome(language=self.services.settings.default_language)
             if risk.urgent:
+                live = turn.conversation.live_case_id
                 await self._crisis(turn, risk)
-            else:
+                if live is not None:  # the consultant sees the words and the alarm too
+                    await consultation.relay_after_crisis(turn, live)
+            elif not await consultation.intercept(turn):
                 if risk.risk is Risk.ELEVATED:
                     await self._elevated(turn, risk)
                 await self._route(turn)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.actions import registry as action_registry
 from bot.actions.registry import Registry
 from bot.config import Settings
+from bot.consult.outbox import Outbox
 from bot.core.i18n import Translator
 from bot.core.notify import Notifier
 from bot.journeys.book import JourneyBook
@@ -25,6 +26,7 @@ class Services:
     registry: Registry
     engine: Engine
     notifier: Notifier
+    outbox: Outbox
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Services:
@@ -43,4 +45,5 @@ class Services:
             registry=registry,
             engine=Engine(book, registry),
             notifier=Notifier(db),
+            outbox=Outbox(db),
         )

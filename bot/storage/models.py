@@ -119,6 +119,11 @@ class Conversation(Base):
     stack: Mapped[list[Any]] = mapped_column(default=list)
     resume: Mapped[str | None] = mapped_column(String(96), default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A consultant holds this case now: the family's words go to them, not to
+    # the journeys (crisis triage still runs first).
+    live_case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"), default=None
+    )
 
     family: Mapped[Family] = relationship(back_populates="conversation")
 
@@ -127,7 +132,10 @@ class Case(Base):
     """A request for a person (обращение): the live consultant side picks these up."""
 
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_status_priority", "status", "priority", "created_at"),)
+    __table_args__ = (
+        Index("ix_cases_status_priority", "status", "priority", "created_at"),
+        Index("ix_cases_thread_id", "thread_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     family_id: Mapped[int] = mapped_column(
@@ -144,6 +152,89 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     urgent_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The queue orders by priority, then by this: when the case (re)entered it.
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    consultant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), default=None, index=True
+    )
+    taken_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The case's forum topic in the staff Telegram group, once created.
+    thread_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    alerted_at: Mapped[datetime | None] = mapped_column(default=None)  # service-level alert
+    rating: Mapped[int | None] = mapped_column(Integer, default=None)  # 1–5 from the family
+    rating_comment: Mapped[str] = mapped_column(Text, default="")
+    follow_up_at: Mapped[datetime | None] = mapped_column(default=None)
+    follow_up_sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+CASE_AUTHORS = ("family", "consultant", "note", "service")
+
+
+class CaseMessage(Base):
+    """One message of a consultation: what the family and the consultant wrote,
+    and internal notes (never sent to the family). Deleted with the family."""
+
+    __tablename__ = "case_messages"
+    __table_args__ = (Index("ix_case_messages_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(12))  # CASE_AUTHORS
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), default=None
+    )
+    text: Mapped[str] = mapped_column(Text, default="")
+    attachment: Mapped[str | None] = mapped_column(String(16), default=None)
+    file_id: Mapped[str | None] = mapped_column(String(255), default=None)  # Telegram's
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Where the message is on each side, so an edit can follow it.
+    family_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    staff_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class OutboxItem(Base):
+    """A message waiting to be delivered: kept until the platform accepts it, so
+    a restart or a flood limit (429) delays it but never loses or reorders it.
+
+    Items of one lane (a chat) go strictly one after another, oldest first.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_lane", "lane", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lane: Mapped[str] = mapped_column(String(160))  # "telegram:<chat>"
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # OUTBOX_KINDS (bot.consult.outbox)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), default=None, index=True
+    )
+    case_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_messages.id", ondelete="CASCADE"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failed_at: Mapped[datetime | None] = mapped_column(default=None)  # gave up (kept to see)
+    error: Mapped[str] = mapped_column(String(200), default="")
+
+
+class CannedReply(Base):
+    """A ready answer a consultant can send (per language), managed by staff."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), default="ru")
+    title: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
+    specialty: Mapped[str] = mapped_column(String(16), default="")  # "" = every specialty
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class OrgRequest(Base):
@@ -332,6 +423,9 @@ class StaffUser(Base):
     # A one-time code (its hash) typed as `/link CODE` in Telegram to link the account.
     telegram_link_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     telegram_link_expires: Mapped[datetime | None] = mapped_column(default=None)
+    # Consultants: when they work ("" = the centre's hours) and how many chats at once.
+    working_hours: Mapped[str] = mapped_column(String(200), default="")
+    max_chats: Mapped[int] = mapped_column(Integer, default=3)
 
 
 class StaffSession(Base):

@@ -50,6 +50,12 @@ def is_partner_staff(user: StaffUser) -> bool:
     return user.active and user.role == "partner"
 
 
+def may_link(user: StaffUser) -> bool:
+    """Partner staff check codes in Telegram; consultants (and the manager) work
+    with cases in the staff group. Editors have nothing to do there."""
+    return user.active and user.role in ("partner", "consultant", "admin")
+
+
 def offer_code(user: StaffUser) -> tuple[str, datetime]:
     """A fresh code for `user` (any earlier one stops working); shown once, kept hashed."""
     code = new_code()
@@ -89,7 +95,7 @@ async def link(session: AsyncSession, telegram_user_id: str, typed: str) -> Link
             .where(StaffUser.telegram_link_expires > utcnow())
             .with_for_update()
         )
-    if user is None or not is_partner_staff(user):
+    if user is None or not may_link(user):
         return Linking(locked_until=await throttle.fail(session, key, LIMIT))
     # One Telegram user, one account: a person moving to a new account takes the
     # link along (cleared first, so the unique column never holds it twice).

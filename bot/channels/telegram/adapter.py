@@ -35,6 +35,7 @@ from aiogram.types import (
 from bot.channels.telegram.partner_desk import PartnerDesk
 from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.render import TelegramMessage, render
+from bot.channels.telegram.staff_room import StaffRoom
 from bot.config import Settings
 from bot.core import texts
 from bot.core.frontdoor import FrontDoor
@@ -141,6 +142,10 @@ class TelegramChannel:
     def __init__(self, frontdoor: FrontDoor, bot: Bot) -> None:
         self.frontdoor = frontdoor
         self.bot = bot
+        # Partner staff's `/link` and `/check` are answered before the families' door.
+        self.desk = PartnerDesk(frontdoor.services, bot, self._call)
+        # Consultants in the staff group (forum topics, one per case).
+        self.room = StaffRoom(frontdoor.services, bot, self._call)
         self.router = self._router()
         self.dispatcher = Dispatcher()
         self.dispatcher.include_router(self.router)
@@ -149,8 +154,6 @@ class TelegramChannel:
         self.webhook_set = False
         self._albums: dict[str, None] = {}  # recent media group ids, oldest first
         self._background: set[asyncio.Task[Any]] = set()
-        # Partner staff's `/link` and `/check` are answered before the families' door.
-        self.desk = PartnerDesk(frontdoor.services, bot, self._call)
 
     @property
     def status(self) -> str:
@@ -160,6 +163,10 @@ class TelegramChannel:
     def _router(self) -> Router:
         router = Router(name="families")
         private = F.chat.type == "private"
+        group = self.frontdoor.services.settings.staff_group_id
+        if group is not None:
+            router.message.register(self.room.on_message, F.chat.id == group)
+            router.edited_message.register(self.room.on_edited, F.chat.id == group)
         router.message.register(self._on_message, private)
         router.edited_message.register(self._on_edited, private)
         router.callback_query.register(self._on_callback)
@@ -188,6 +195,15 @@ class TelegramChannel:
 
     async def _on_callback(self, callback: CallbackQuery) -> None:
         message = callback.message
+        if message is not None and self.room.here(message.chat.id):
+
+            async def toast(text: str, alert: bool) -> None:
+                await self._call(
+                    lambda: callback.answer(text or None, show_alert=alert), incoming=None
+                )
+
+            await self.room.on_callback(callback, toast)
+            return
         if message is not None and message.chat.type != "private":
             return
         if await self.desk.on_callback(callback):

@@ -27,6 +27,10 @@ T = TypeVar("T")
 
 REDEEM_PREFIX = "vr:"  # + the normalised code: 15 bytes, well within callback data's 64
 LINKED = "Готово: теперь можно проверять коды командой /check КОД"
+LINKED_CONSULTANT = (
+    "Готово: Telegram привязан. Теперь можно брать обращения и отвечать семьям "
+    "в темах группы консультантов."
+)
 LINK_REFUSED = (
     "Этот код не подходит. Если вы сотрудник организации-партнёра, получите новый код "
     "в панели управления: «Моя организация» → «Привязать Telegram»."
@@ -121,8 +125,8 @@ class PartnerDesk:
         async with self.services.db.session() as session:
             linking = await staff_link.link(session, telegram_id, typed)
         if linking.user is not None:
-            log.info("a partner staff account linked its Telegram")
-            text = LINKED
+            log.info("a staff account linked its Telegram")
+            text = LINKED if linking.user.role == "partner" else LINKED_CONSULTANT
         elif linking.locked_until is not None:
             text = LINK_LOCKED.format(minutes=desk.minutes_left(linking.locked_until))
         else:

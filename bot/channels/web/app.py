@@ -27,8 +27,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.config import Settings
+from bot.consult.outbox import Parcel, Undeliverable
 from bot.core.frontdoor import FrontDoor
-from bot.core.types import Channel, EffectKind, Incoming, Outcome, Reply
+from bot.core.types import Button, Channel, EffectKind, Incoming, Outcome, Reply
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,20 @@ class WebChat:
         for reply in replies:
             self.inbox.publish(chat_id, reply_json(reply))
         return True
+
+    async def courier(self, parcel: Parcel) -> str | None:
+        """The outbox's courier for web visitors (a consultant's words, a rating
+        request): published for the page's long poll."""
+        if parcel.kind != "reply":
+            raise Undeliverable(f"a web chat cannot take a {parcel.kind} item")
+        payload = parcel.payload
+        rows = payload.get("buttons") or []
+        reply = Reply(
+            text=str(payload.get("text", "")),
+            buttons=tuple(tuple(Button(str(lab), str(data)) for lab, data in row) for row in rows),
+        )
+        self.inbox.publish(parcel.chat_id, reply_json(reply, str(payload.get("sender", "bot"))))
+        return None
 
     # -- pages ------------------------------------------------------------------
     def headers(self) -> dict[str, str]:
