@@ -4,10 +4,15 @@ Everything here is an aggregate. The bot's hourly counters (EventCount) say how
 many, of what kind — never who; the case queue is only counted by priority and
 age. A few GROUP BY queries read the period; the weeks are made in Python
 from the hourly rows (the table holds counters, so it stays small).
+
+Consultations (`consult_metrics`) are read from the cases themselves: how long
+families waited for a person, how many cases were closed, how families rated
+the help — with the latest rating comments as text only, tied to no one.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.cases import OPEN_STATUSES
 from bot.journeys.book import JourneyBook
-from bot.storage.models import Case, EventCount
+from bot.storage.models import Case, EventCount, utcnow
 
 # The centre works in Moscow time: Dagestan is UTC+3 all year (no summer time
 # since 2014). Counters are stored per UTC hour; a week is an ISO week (from
@@ -394,3 +399,118 @@ def rows(report: Report) -> list[Row]:
             ordered = [(k, counter[k]) for k, _, _ in AGE_BUCKETS if counter[k]]
         result.extend((section, "", key, count) for key, count in ordered if count)
     return result
+
+
+# -- consultations ----------------------------------------------------------------------
+COMMENTS_SHOWN = 5
+COMMENT_MAX = 200  # characters of one rating comment on the dashboard
+GOOD_RATINGS = (4, 5)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultMetrics:
+    """How the live consultations went in a period, and who waits right now."""
+
+    taken: int  # cases a consultant took in the period
+    wait_median: timedelta | None  # queued_at → taken_at of those
+    wait_p90: timedelta | None
+    waiting_now: int  # in the queue at this moment (whatever the period)
+    longest_wait: timedelta | None  # of those
+    closed: int  # cases closed in the period
+    ratings: int  # of the cases closed in the period, how many the family rated
+    rating_average: float | None
+    good_percent: int | None  # rated 4 or 5
+    comments: tuple[str, ...]  # the latest rating comments, shortened
+
+
+def percentile(values: list[timedelta], share: float) -> timedelta | None:
+    """Nearest-rank percentile: the smallest value at least `share` of all are not above."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def median(values: list[timedelta]) -> timedelta | None:
+    if not values:
+        return None
+    ordered, middle = sorted(values), len(values) // 2
+    return ordered[middle] if len(values) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def shorten(comment: str, limit: int = COMMENT_MAX) -> str:
+    """One line, at most `limit` characters (the dashboard shows a glimpse, not a letter)."""
+    flat = " ".join(comment.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+async def consult_metrics(
+    session: AsyncSession, period: Period, now: datetime | None = None
+) -> ConsultMetrics:
+    """Four small queries, whatever the period's length; the times are compared in
+    Python, so SQLite and PostgreSQL give the same answer."""
+    now = now or utcnow()
+    start, end = period.bounds()
+    taken_rows = await session.execute(
+        select(Case.queued_at, Case.taken_at).where(Case.taken_at >= start, Case.taken_at < end)
+    )
+    # A clock step or a re-queue after taking must not make a wait negative.
+    waits = [max(taken - queued, timedelta(0)) for queued, taken in taken_rows.all() if taken]
+
+    in_period = and_(Case.closed_at >= start, Case.closed_at < end)
+    by_rating: Counter[int | None] = Counter()
+    for rating, count in (
+        await session.execute(
+            select(Case.rating, func.count()).where(in_period).group_by(Case.rating)
+        )
+    ).all():
+        by_rating[rating] += int(count)
+    rated = {r: n for r, n in by_rating.items() if r is not None}
+    ratings = sum(rated.values())
+
+    comments = await session.scalars(
+        select(Case.rating_comment)
+        .where(in_period, func.trim(Case.rating_comment) != "")
+        .order_by(Case.closed_at.desc(), Case.id.desc())
+        .limit(COMMENTS_SHOWN)
+    )
+
+    waiting, oldest = (
+        await session.execute(
+            select(func.count(), func.min(Case.queued_at)).where(Case.status == "new")
+        )
+    ).one()
+    return ConsultMetrics(
+        taken=len(waits),
+        wait_median=median(waits),
+        wait_p90=percentile(waits, 0.9),
+        waiting_now=int(waiting or 0),
+        longest_wait=max(now - oldest, timedelta(0)) if waiting and oldest else None,
+        closed=sum(by_rating.values()),
+        ratings=ratings,
+        rating_average=(
+            round(sum(r * n for r, n in rated.items()) / ratings, 1) if ratings else None
+        ),
+        good_percent=(
+            round(100 * sum(n for r, n in rated.items() if r in GOOD_RATINGS) / ratings)
+            if ratings
+            else None
+        ),
+        comments=tuple(shorten(c) for c in comments.all()),
+    )
+
+
+def duration_text(value: timedelta | None) -> str:
+    """«меньше минуты», «25 мин», «3 ч 05 мин», «2 дн 4 ч» — for staff."""
+    if value is None:
+        return "—"
+    minutes = int(value.total_seconds() // 60)
+    if minutes < 1:
+        return "меньше минуты"
+    if minutes < 60:
+        return f"{minutes} мин"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} ч {minutes:02d} мин"
+    days, hours = divmod(hours, 24)
+    return f"{days} дн {hours} ч" if hours else f"{days} дн"

@@ -1,6 +1,7 @@
 """Monitoring for the centre and the region's authorities: what families ask
 for, week by week, and where support is missing. Aggregates only — no page or
-file here says anything about one family.
+file here says anything about one family (the few rating comments shown are
+text alone, tied to no family or case).
 """
 
 from __future__ import annotations
@@ -211,6 +212,8 @@ async def load(request: Request) -> tuple[Report, JourneyBook]:
 
 async def dashboard(request: Request) -> Response:
     report, book = await load(request)
+    async with state(request).services.db.session() as session:
+        consult = await monitoring.consult_metrics(session, report.period, utcnow())
     period_figures, now_figures = figures(report, book)
     crisis_kinds = [
         (monitoring.label("crisis_kinds", key), count)
@@ -227,6 +230,8 @@ async def dashboard(request: Request) -> Response:
         total_labels=monitoring.TOTAL_LABELS,
         other_kinds=monitoring.OTHER_KINDS,
         csv_query=period_query(report.period),
+        consult=consult,
+        duration=monitoring.duration_text,
     )
 
 

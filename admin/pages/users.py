@@ -4,6 +4,9 @@ Passwords: the server makes a one-time password, shows it once in the answer
 to the POST (never stored in plain text, never in the audit log or a cookie),
 and the account must replace it at the first login. A reset or disabling ends
 the account's sessions. The centre can never lose its last active manager.
+
+Consultants also have working hours (empty: the centre's) and a number of chats
+they hold at once; their name is what families see when a consultant joins.
 """
 
 from __future__ import annotations
@@ -32,15 +35,27 @@ from admin.web import (
     text,
     texts,
 )
+from bot.consult.schedule import ScheduleError, parse
 from bot.storage.models import ROLES, SPECIALTIES, Partner, StaffSession, StaffUser
 
 ADMINS = frozenset({ADMIN})
+CONSULTANT = "consultant"
+HOURS_MAX = 200  # the column's length
+CHATS_MIN, CHATS_MAX, CHATS_DEFAULT = 1, 20, 3
 
 
 # -- reading and checking the form ----------------------------------------------------
 def _values(user: StaffUser | None) -> dict[str, Any]:
     if user is None:
-        return {"login": "", "name": "", "role": "", "specialties": [], "partner_id": None}
+        return {
+            "login": "",
+            "name": "",
+            "role": "",
+            "specialties": [],
+            "partner_id": None,
+            "working_hours": "",
+            "max_chats": str(CHATS_DEFAULT),
+        }
     return {
         "login": user.login,
         "name": user.name,
@@ -48,6 +63,8 @@ def _values(user: StaffUser | None) -> dict[str, Any]:
         "specialties": list(user.specialties),
         "partner_id": user.partner_id,
         "active": user.active,
+        "working_hours": user.working_hours,
+        "max_chats": str(user.max_chats),
     }
 
 
@@ -57,10 +74,44 @@ def _read(data: FormData) -> dict[str, Any]:
         "login": text(data, "login", 80),
         "name": text(data, "name", 500),
         "role": role,
-        "specialties": texts(data, "specialties") if role == "consultant" else [],
+        "specialties": texts(data, "specialties") if role == CONSULTANT else [],
         "partner_id": int_param(text(data, "partner_id", 20)) if role == "partner" else None,
         "active": data.get("active") == "1",
+        # Pasted line breaks become "; ": the same schedule, kept on one line.
+        "working_hours": "; ".join(
+            line.strip() for line in text(data, "working_hours", 1000).splitlines() if line.strip()
+        ),
+        "max_chats": text(data, "max_chats", 20),
     }
+
+
+def _check_consultant(
+    values: dict[str, Any], zone: str, current: StaffUser | None = None
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """(errors by field, clean column values) of a consultant's hours and chat limit.
+    Other roles keep what is stored: the fields mean nothing for them. A chat limit
+    left empty keeps the one the account has (or the usual one for a new account)."""
+    if values["role"] != CONSULTANT:
+        return {}, {}
+    errors: dict[str, str] = {}
+    hours = values["working_hours"]
+    if len(hours) > HOURS_MAX:
+        errors["working_hours"] = f"Часы работы — не длиннее {HOURS_MAX} символов."
+    elif hours:
+        try:
+            if parse(hours, zone).always_closed:
+                raise ScheduleError("не указано ни одного рабочего дня")
+        except ScheduleError as exc:
+            errors["working_hours"] = f"Часы работы: {exc}."
+    digits = values["max_chats"].replace(" ", "")
+    if not digits:
+        chats = current.max_chats if current else CHATS_DEFAULT
+        values["max_chats"] = str(chats)
+    else:
+        chats = int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 4 else 0
+    if not CHATS_MIN <= chats <= CHATS_MAX:
+        errors["max_chats"] = f"Одновременно чатов — целое число от {CHATS_MIN} до {CHATS_MAX}."
+    return errors, {"working_hours": hours, "max_chats": chats}
 
 
 async def _check(session: AsyncSession, values: dict[str, Any]) -> list[str]:
@@ -122,6 +173,7 @@ def _form(
     partners: list[Partner],
     errors: list[str] | None = None,
     status: int = 200,
+    field_errors: dict[str, str] | None = None,
 ) -> Response:
     return render(
         request,
@@ -131,9 +183,13 @@ def _form(
         values=values,
         partners=partners,
         errors=errors or [],
+        field_errors=field_errors or {},
         roles=ROLES,
         specialties=SPECIALTIES,
         local_time=local_time,
+        centre_hours=state(request).settings.consultant_schedule,
+        chats_min=CHATS_MIN,
+        chats_max=CHATS_MAX,
     )
 
 
@@ -173,10 +229,11 @@ async def user_new_form(request: Request) -> Response:
 
 async def user_create(request: Request) -> Response:
     values = _read(await form(request))
+    field_errors, consultant = _check_consultant(values, state(request).settings.timezone)
     async with state(request).services.db.session() as session:
         errors = await _check(session, values)
         user = None
-        if not errors:
+        if not errors and not field_errors:
             password = auth.random_password()
             try:
                 user = await auth.create_user(
@@ -192,7 +249,11 @@ async def user_create(request: Request) -> Response:
             except auth.AccountError as exc:
                 errors.append(str(exc))
         if user is None:
-            return _form(request, None, values, await _partners(session), errors, 400)
+            partners = await _partners(session)
+            return _form(request, None, values, partners, errors, 400, field_errors)
+        for key, value in consultant.items():
+            setattr(user, key, value)
+        await session.flush()
         await audit.record(
             session, staff(request), "create", "staff_user", user.id, after=audit.snapshot(user)
         )
@@ -216,13 +277,16 @@ async def user_update(request: Request) -> Response:
             return not_found(request)
         values["login"] = user.login
         errors = await _check(session, values)
-        if not errors:
+        zone = state(request).settings.timezone
+        field_errors, consultant = _check_consultant(values, zone, user)
+        if not errors and not field_errors:
             guard = await _admin_guard(
                 session, request, user, role=values["role"], active=values["active"]
             )
             errors += [guard] if guard else []
-        if errors:
-            return _form(request, user, values, await _partners(session), errors, 400)
+        if errors or field_errors:
+            partners = await _partners(session)
+            return _form(request, user, values, partners, errors, 400, field_errors)
         if user.active and not values["active"]:
             await _end_sessions(session, user.id)
         changes = {
@@ -231,6 +295,7 @@ async def user_update(request: Request) -> Response:
             "specialties": sorted(set(values["specialties"])),
             "partner_id": values["partner_id"],
             "active": values["active"],
+            **consultant,
         }
         await audit.update(session, staff(request), "update", "staff_user", user, changes)
     return redirect(request, f"/users/{user.id}/edit", "Учётная запись сохранена.")

@@ -19,9 +19,10 @@ def specialty_name(specialty: str) -> str:
 
 
 def topic_name(item: Case) -> str:
+    # No status in the name: renaming on every step would spend the group's
+    # message budget; a closed topic shows as closed anyway.
     mark = "🔴 " if item.priority == "urgent" else ""
-    status = {"closed": " · закрыто", "open": ""}.get(item.status, " · ждёт")
-    return f"{mark}№{item.id} · {specialty_name(item.specialty)}{status}"[:TOPIC_NAME_MAX]
+    return f"{mark}№{item.id} · {specialty_name(item.specialty)}"[:TOPIC_NAME_MAX]
 
 
 async def earlier_cases(session: AsyncSession, item: Case) -> tuple[int, Case | None]:

@@ -209,7 +209,6 @@ async def take(services: Services, case_id: int, staff_id: int) -> Done:
             item,
             f"✋ Обращение взял(а) {name}. Пишите здесь — семья получит ответ в своём чате.",
         )
-        _rename(services, session, item)
         return Done(True, f"Обращение №{item.id} теперь у вас.")
 
 
@@ -370,7 +369,7 @@ async def close(
         delivery.to_topic(
             services, session, item, f"✅ Консультация завершена ({display_name(user)}).{later}"
         )
-        _rename(services, session, item)
+
         chat = delivery.staff_chat(services)
         if chat is not None:
             services.outbox.enqueue(

@@ -13,7 +13,6 @@ import re
 from sqlalchemy import select
 
 from bot.consult import delivery, desk, routing, texts
-from bot.consult.card import topic_name
 from bot.core.turn import Turn
 from bot.core.types import Button
 from bot.storage.models import Case, CaseMessage, StaffUser, utcnow
@@ -270,14 +269,6 @@ async def reopen(turn: Turn, item: Case) -> None:
             chat_id=chat,
             kind="topic_reopen",
             payload={"thread": True},
-            case_id=item.id,
-        )
-        services.outbox.enqueue(
-            session,
-            channel="telegram",
-            chat_id=chat,
-            kind="topic_name",
-            payload={"name": topic_name(item), "thread": True},
             case_id=item.id,
         )
     delivery.to_topic(

@@ -88,12 +88,13 @@ Delivered = Callable[[AsyncSession, OutboxItem, str | None], Awaitable[None]]
 class Pace:
     """Sliding-window limits, kept below the platform's so a 429 is the exception."""
 
-    per_lane: dict[str, tuple[int, float]] = field(default_factory=dict)
+    group: tuple[int, float] = (19, 60.0)  # Telegram: ~20 messages a minute into a group
+    private: tuple[int, float] = (1, 1.0)  # …and about one a second into one chat
     sent: dict[str, deque[float]] = field(default_factory=dict)
 
     def limit(self, channel: str, chat_id: str) -> tuple[int, float]:
         if channel == "telegram":
-            return (19, 60.0) if chat_id.startswith("-") else (1, 1.0)
+            return self.group if chat_id.startswith("-") else self.private
         return (1000, 1.0)
 
     def wait(self, channel: str, chat_id: str, now: float) -> float:

@@ -16,6 +16,7 @@ from admin.web import Page
 from bot.core.services import Services
 from bot.storage.models import (
     AuditRecord,
+    CannedReply,
     Case,
     Family,
     FamilyCard,
@@ -40,6 +41,7 @@ KNOWN_PARAMS = {
     "case_id",
     "voucher_id",
     "card_id",
+    "reply_id",
 }
 
 
@@ -63,7 +65,8 @@ async def samples(services: Services, accounts: Accounts) -> dict[str, str]:
         request = OrgRequest(kind="partner", org_name="Магазин", channel="web", language="ru")
         record = AuditRecord(user_login="admin-user", action="update", entity="partner")
         family = Family()
-        session.add_all([offer, request, record, family])
+        reply = CannedReply(title="Приветствие", text="Здравствуйте!")
+        session.add_all([offer, request, record, family, reply])
         await session.flush()
         case = Case(
             family_id=family.id,
@@ -99,6 +102,7 @@ async def samples(services: Services, accounts: Accounts) -> dict[str, str]:
             "case_id": str(case.id),
             "voucher_id": str(voucher.id),
             "card_id": str(card.id),
+            "reply_id": str(reply.id),
         }
 
 

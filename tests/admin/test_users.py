@@ -290,3 +290,154 @@ async def test_only_the_manager_manages_accounts(
     assert (await client.get("/admin/users")).status_code == 403
     target = accounts.users[role].id
     assert (await client.post(f"/admin/users/{target}/reset-password")).status_code == 403
+
+
+# -- consultants: working hours and chats at once ----------------------------------------
+CONSULTANT_FORM = {
+    "login": "zaira.law",
+    "name": "Заира",
+    "role": "consultant",
+    "specialties": ["lawyer"],
+    "working_hours": "пн-чт 10:00-16:00\nсб 10:00-14:00",
+    "max_chats": "5",
+}
+
+
+async def test_a_consultant_gets_working_hours_and_a_chat_limit(
+    staff_client: MakeClient, services: Services, accounts: Accounts
+) -> None:
+    admin = await staff_client("admin")
+    form = await admin.get("/admin/users/new")
+    assert "К вам подключается Анна, психолог" in form.text  # the name families see
+    assert 'placeholder="пн-пт 09:00-18:00"' in form.text  # the centre's hours
+    assert 'name="max_chats" type="number"' in form.text and 'value="3"' in form.text
+
+    created = await admin.post("/admin/users/new", CONSULTANT_FORM)
+    assert created.status_code == 200
+    user = await user_by_login(services, "zaira.law")
+    assert user is not None
+    assert (user.working_hours, user.max_chats) == ("пн-чт 10:00-16:00; сб 10:00-14:00", 5)
+    [record] = await staff_records(services)
+    assert record.after is not None
+    assert record.after["working_hours"] == "пн-чт 10:00-16:00; сб 10:00-14:00"
+    assert record.after["max_chats"] == 5
+
+    page = await admin.get(f"/admin/users/{user.id}/edit")
+    assert "Часы работы</dt><dd>пн-чт 10:00-16:00; сб 10:00-14:00" in page.text
+    assert "Одновременно чатов</dt><dd>до 5" in page.text
+    assert 'value="пн-чт 10:00-16:00; сб 10:00-14:00"' in page.text
+
+
+async def test_changing_a_consultants_hours_is_audited(
+    staff_client: MakeClient, services: Services, accounts: Accounts
+) -> None:
+    admin = await staff_client("admin")
+    consultant = accounts.users["consultant"]
+    page = await admin.get(f"/admin/users/{consultant.id}/edit")
+    assert "Часы работы</dt><dd>как у центра: пн-пт 09:00-18:00" in page.text
+    response = await admin.post(
+        f"/admin/users/{consultant.id}/edit",
+        {
+            "name": "Анна",
+            "role": "consultant",
+            "specialties": ["psychologist"],
+            "working_hours": "вт-сб 12:00-20:00",
+            "max_chats": "2",
+            "active": "1",
+        },
+    )
+    assert response.status_code == 303
+    user = await user_by_login(services, "consultant-user")
+    assert user is not None
+    assert (user.name, user.working_hours, user.max_chats) == ("Анна", "вт-сб 12:00-20:00", 2)
+    [record] = await staff_records(services)
+    assert record.before is not None and record.after is not None
+    assert (record.before["working_hours"], record.after["working_hours"]) == (
+        "",
+        "вт-сб 12:00-20:00",
+    )
+    assert (record.before["max_chats"], record.after["max_chats"]) == (3, 2)
+
+    # Emptying the hours gives the consultant the centre's hours again;
+    # an empty chat limit keeps the one they have.
+    back = await admin.post(
+        f"/admin/users/{consultant.id}/edit",
+        {
+            "name": "Анна",
+            "role": "consultant",
+            "specialties": ["psychologist"],
+            "working_hours": "",
+            "max_chats": "",
+            "active": "1",
+        },
+    )
+    assert back.status_code == 303
+    user = await user_by_login(services, "consultant-user")
+    assert user is not None and (user.working_hours, user.max_chats) == ("", 2)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"working_hours": "по будням"}, "не понятно «по будням»"),
+        ({"working_hours": "пн-пт 18:00-09:00"}, "конец раньше начала"),
+        ({"working_hours": "пн-пт 09:00-25:00"}, "нет такого времени"),
+        ({"working_hours": "xx 09:00-18:00"}, "нет такого дня недели"),
+        ({"working_hours": ";"}, "не указано ни одного рабочего дня"),
+        ({"working_hours": "пн 09:00-18:00; " * 20}, "не длиннее 200 символов"),
+        ({"max_chats": "0"}, "от 1 до 20"),
+        ({"max_chats": "21"}, "от 1 до 20"),
+        ({"max_chats": "три"}, "от 1 до 20"),
+        ({"max_chats": "-1"}, "от 1 до 20"),
+    ],
+)
+async def test_bad_consultant_settings_are_refused_next_to_the_field(
+    change: dict[str, str],
+    message: str,
+    staff_client: MakeClient,
+    services: Services,
+    accounts: Accounts,
+) -> None:
+    admin = await staff_client("admin")
+    form = CONSULTANT_FORM | change
+    created = await admin.post("/admin/users/new", form)
+    assert created.status_code == 400
+    assert message in created.text and "one-time-password" not in created.text
+    field = "working_hours" if "working_hours" in change else "max_chats"
+    assert f'<span class="field-error" id="err-{field}">' in created.text
+    assert 'value="zaira.law"' in created.text and 'value="Заира"' in created.text
+    assert await user_by_login(services, "zaira.law") is None
+
+    consultant = accounts.users["consultant"]
+    edited = await admin.post(
+        f"/admin/users/{consultant.id}/edit", form | {"name": "Новое имя", "active": "1"}
+    )
+    assert edited.status_code == 400 and message in edited.text
+    assert 'value="Новое имя"' in edited.text
+    user = await user_by_login(services, "consultant-user")
+    assert user is not None and (user.name, user.working_hours, user.max_chats) == (
+        "Тест consultant",
+        "",
+        3,
+    )
+    assert await staff_records(services) == []
+
+
+async def test_other_roles_ignore_the_consultant_fields(
+    staff_client: MakeClient, services: Services, accounts: Accounts
+) -> None:
+    admin = await staff_client("admin")
+    created = await admin.post(
+        "/admin/users/new",
+        {
+            "login": "new-editor",
+            "name": "Редактор",
+            "role": "editor",
+            "working_hours": "когда угодно",
+            "max_chats": "100",
+        },
+    )
+    assert created.status_code == 200
+    user = await user_by_login(services, "new-editor")
+    assert user is not None and (user.working_hours, user.max_chats) == ("", 3)
+    assert "Часы работы</dt>" not in (await admin.get(f"/admin/users/{user.id}/edit")).text

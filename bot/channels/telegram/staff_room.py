@@ -9,8 +9,10 @@ The rules live in `bot.consult.desk`; this module only reads Telegram.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot
@@ -45,6 +47,23 @@ class StaffRoom:
         self.services = services
         self.bot = bot
         self.call = call
+        # One consultant's messages are handled one at a time, in arrival order, so
+        # the family reads them in the order they were written.
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def _in_order(self, user_id: int) -> AsyncIterator[None]:
+        lock, users = self._locks.get(user_id, (asyncio.Lock(), 0))
+        self._locks[user_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[user_id]
+            if users == 1:
+                del self._locks[user_id]
+            else:
+                self._locks[user_id] = (lock, users - 1)
 
     @property
     def chat_id(self) -> int | None:
@@ -65,9 +84,13 @@ class StaffRoom:
         user = message.from_user
         if user is None or user.is_bot:
             return
+        async with self._in_order(user.id):  # taken before the first await
+            await self._on_message(message, user.id)
+
+    async def _on_message(self, message: Message, user_id: int) -> None:
         thread = message.message_thread_id if message.is_topic_message else None
         name, argument = command(message.text)
-        staff = await desk.staff_for_telegram(self.services, str(user.id))
+        staff = await desk.staff_for_telegram(self.services, str(user_id))
         if staff is None:
             if name:
                 await self._say(thread, NOT_LINKED)
@@ -154,9 +177,10 @@ class StaffRoom:
         text = message.text or message.caption or ""
         if user is None or not text or text.startswith("/"):
             return
-        staff = await desk.staff_for_telegram(self.services, str(user.id))
-        if staff is not None:
-            await desk.edit_reply(self.services, str(message.message_id), staff.id, text)
+        async with self._in_order(user.id):  # after the message it corrects
+            staff = await desk.staff_for_telegram(self.services, str(user.id))
+            if staff is not None:
+                await desk.edit_reply(self.services, str(message.message_id), staff.id, text)
 
     async def on_callback(
         self, callback: CallbackQuery, answer: Callable[[str, bool], Awaitable[Any]]
