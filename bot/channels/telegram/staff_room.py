@@ -141,8 +141,7 @@ class StaffRoom:
                 days = int(argument)
             if name == "close":
                 return await desk.close(services, case_id, staff.id, days)
-            if days is None:
-                return desk.Done(False, "Через сколько дней спросить? Например: /followup 3")
+            days = days or services.settings.follow_up_days
             return await desk.follow_up(services, case_id, staff.id, days)
         return await self._canned(argument, case_id, staff, thread)
 
