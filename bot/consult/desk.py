@@ -144,6 +144,13 @@ def _service_note(session: AsyncSession, item: Case, text: str, user: StaffUser 
     )
 
 
+def may_act(user: StaffUser, item: Case) -> bool:
+    """The holder, the manager, or (for a case nobody holds) a consultant of its specialty."""
+    if user.role == "admin" or item.consultant_id == user.id:
+        return True
+    return item.consultant_id is None and routing.may_handle(user, item.specialty)
+
+
 def display_name(user: StaffUser) -> str:
     return user.name.strip() or user.login
 
@@ -244,7 +251,7 @@ async def transfer(
             return Done(False, "Обращение не найдено.")
         if item.status == "closed":
             return Done(False, f"Обращение №{item.id} уже закрыто.")
-        if item.consultant_id not in (None, user.id) and user.role != "admin":
+        if not may_act(user, item):
             return Done(False, "Передать обращение может тот, кто его ведёт, или руководитель.")
         target: StaffUser | None = None
         if to_login:
@@ -330,7 +337,7 @@ async def close(
             return Done(False, "Обращение не найдено.")
         if item.status == "closed":
             return Done(False, f"Обращение №{item.id} уже закрыто.")
-        if item.consultant_id not in (None, user.id) and user.role != "admin":
+        if not may_act(user, item):
             return Done(False, "Закрыть обращение может тот, кто его ведёт, или руководитель.")
         if follow_up_days is not None and not 1 <= follow_up_days <= FOLLOW_UP_MAX_DAYS:
             return Done(
@@ -392,6 +399,8 @@ async def follow_up(services: Services, case_id: int, staff_id: int, days: int) 
             return Done(
                 False, f"Через сколько дней спросить, как дела? От 1 до {FOLLOW_UP_MAX_DAYS}."
             )
+        if not may_act(user, item):
+            return Done(False, "Спросить семью может тот, кто ведёт обращение, или руководитель.")
         item.follow_up_at, item.follow_up_sent_at = utcnow() + timedelta(days=days), None
         _audit(session, user, "follow_up", item, days=days)
         _service_note(session, item, f"Через {days} дн. бот спросит семью, как дела.", user)
@@ -406,6 +415,8 @@ async def note(services: Services, case_id: int, staff_id: int, text: str) -> Do
         item, user = await _case(session, case_id), await _staff(session, staff_id)
         if item is None or user is None:
             return Done(False, "Обращение не найдено.")
+        if not (may_act(user, item) or routing.may_handle(user, item.specialty)):
+            return Done(False, "Заметки к этому обращению могут оставлять его специалисты.")
         session.add(CaseMessage(case_id=item.id, author="note", staff_id=user.id, text=text))
         return Done(True, "📝 Заметка сохранена (семья её не видит).")
 
@@ -454,6 +465,9 @@ async def reply(
                 "писать первыми нельзя, переписку могут увидеть. "
                 "Когда семья напишет снова, разговор продолжится.",
             )
+        identity = await delivery.family_identity(session, item)
+        if identity is None:
+            return Done(False, "Семью сейчас не достать: чат заблокирован или удалён.")
         message = CaseMessage(
             case_id=item.id,
             author="consultant",
@@ -465,9 +479,6 @@ async def reply(
         )
         session.add(message)
         await session.flush()
-        identity = await delivery.family_identity(session, item)
-        if identity is None:
-            return Done(False, "Семью сейчас не достать: чат заблокирован или удалён.")
         family = await session.get(Family, item.family_id)
         language = family.language if family else item.language
         if source is not None and identity.channel == "telegram":
