@@ -10,7 +10,8 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.auth import Staff
-from bot.storage.models import AuditRecord, Base, utcnow
+from bot.storage import audit as audit_log
+from bot.storage.models import Base, utcnow
 
 # Never written to the log, whatever the entity.
 SECRET_FIELDS = frozenset({"password_hash", "token_hash", "csrf", "telegram_link_hash"})
@@ -36,6 +37,13 @@ def changed(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list
     """Keys whose values differ (for showing a change at a glance)."""
     before, after = before or {}, after or {}
     return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+async def create(session: AsyncSession, who: Staff | None, entity: str, row: Base) -> None:
+    """Add a new row and record its creation with what it holds (the id comes from a flush)."""
+    session.add(row)
+    await session.flush()
+    await record(session, who, "create", entity, getattr(row, "id", ""), after=snapshot(row))
 
 
 async def update(
@@ -76,14 +84,14 @@ async def record(
     """Add one record in the caller's transaction (so a rolled-back change leaves none)."""
     if before is not None and after is not None and not changed(before, after):
         return  # saving an unchanged form is not a change
-    session.add(
-        AuditRecord(
-            user_id=who.user.id if who else user_id,
-            user_login=who.user.login if who else (login or "system"),
-            action=action,
-            entity=entity,
-            entity_id=str(entity_id),
-            before=before,
-            after=after,
-        )
+    audit_log.add(
+        session,
+        who.user if who else None,
+        action,
+        entity,
+        entity_id,
+        before=before,
+        after=after,
+        login=login or "system",
+        user_id=user_id,
     )

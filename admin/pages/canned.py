@@ -166,16 +166,7 @@ async def canned_create(request: Request) -> Response:
         return _form(request, None, values, errors, 400)
     async with state(request).services.db.session() as session:
         reply = CannedReply(**clean)
-        session.add(reply)
-        await session.flush()
-        await audit.record(
-            session,
-            staff(request),
-            "create",
-            "canned_reply",
-            reply.id,
-            after=audit.snapshot(reply),
-        )
+        await audit.create(session, staff(request), "canned_reply", reply)
     return redirect(request, "/canned", f"Шаблон «{reply.title}» добавлен.")
 
 

@@ -23,8 +23,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from admin import audit
-from admin.knowledge_forms import LANGUAGE_NAMES, TOPIC_NAMES
+from admin import telegram_link as linking
+from admin.knowledge_forms import LANGUAGE_NAMES
 from admin.web import (
     ADMIN,
     CONSULTANT,
@@ -40,7 +40,7 @@ from admin.web import (
     text,
 )
 from bot.consult import desk, routing
-from bot.consult.card import handoff_card, specialty_name
+from bot.consult.card import handoff_card, specialty_name, topic_title
 from bot.consult.family import ATTACHMENT_LABELS
 from bot.consult.texts import CHANNEL_NAMES, PRIORITY_MARKS
 from bot.core import cases
@@ -54,7 +54,6 @@ from bot.storage.models import (
     StaffUser,
     utcnow,
 )
-from bot.vouchers import staff_link
 
 ROLES = frozenset({ADMIN, CONSULTANT})
 QUEUE_LIMIT = 200
@@ -63,17 +62,9 @@ SHOWN_MESSAGES = 500  # the latest of a long conversation; older ones stay in th
 JSON_BATCH = 200
 PREVIEW = 90  # characters of the last message shown in the list of my chats
 POLL_SECONDS = 2.5
-SENT = "Сообщение отправлено семье."
 DAYS_HELP = f"Через сколько дней спросить семью, как дела? Число от 1 до {desk.FOLLOW_UP_MAX_DAYS}."
-FOLLOW_UP_NOT_YOURS = (
-    "Назначить вопрос «как дела» может тот, кто ведёт обращение, или руководитель."
-)
-ALREADY_LINKED = "Telegram уже привязан. Чтобы привязать другой, сначала отвяжите этот."
 UNLINKED = "Telegram отвязан: бот больше не примет от него команды в группе консультантов."
-NOTHING_TO_UNLINK = "Telegram не был привязан."
 STATUS_NAMES = {"new": "в очереди", "open": "в работе", "closed": "закрыто"}
-# The handoff card ends with the Telegram group's hint; the web page has its own buttons.
-TELEGRAM_HINT = "Взять:"
 
 
 # -- scope ----------------------------------------------------------------------------
@@ -104,12 +95,13 @@ class Abilities:
 
 
 def abilities(user: StaffUser, item: Case) -> Abilities:
-    holder_ok = item.consultant_id in (None, user.id) or user.role == ADMIN
+    # The desk's own rule, so the page offers exactly what the desk will do.
+    allowed = desk.may_act(user, item)
     return Abilities(
         mine=item.status == "open" and item.consultant_id == user.id,
         take=item.status == "new" and routing.may_handle(user, item.specialty),
-        manage=item.status != "closed" and holder_ok,
-        follow_up=item.consultant_id == user.id or user.role == ADMIN,
+        manage=item.status != "closed" and allowed,
+        follow_up=allowed,
     )
 
 
@@ -136,17 +128,6 @@ def warnings(item: Case) -> list[str]:
     """The card's risk lines (from the case's signals, never from the family's text)."""
     lines = cases.card(item)
     return lines[: len(lines) - len(item.summary.splitlines())]
-
-
-def card_lines(card: str) -> list[str]:
-    lines = card.splitlines()
-    while lines and (not lines[-1].strip() or lines[-1].startswith(TELEGRAM_HINT)):
-        lines.pop()
-    return lines
-
-
-def topic_label(topic: str) -> str:
-    return TOPIC_NAMES.get(topic, topic)
 
 
 def attachment_label(kind: str | None) -> str:
@@ -328,10 +309,11 @@ async def lists(
     return {"queue": queue, "mine": mine, "others": others, "closed": closed}
 
 
-def _names() -> dict[str, Any]:
+def _names(request: Request) -> dict[str, Any]:
+    book = state(request).services.book
     return {
         "specialty_name": specialty_name,
-        "topic_label": topic_label,
+        "topic_label": lambda topic: topic_title(book, topic),
         "PRIORITY_MARKS": PRIORITY_MARKS,
         "CHANNEL_NAMES": CHANNEL_NAMES,
         "LANGUAGE_NAMES": LANGUAGE_NAMES,
@@ -351,8 +333,7 @@ async def show_inbox(
         found = await lists(session, who.user, zone, now)
         known = await summary(session, who.user)
         load = await routing.load_of(session, who.user)
-        me = await session.get(StaffUser, who.user.id)
-        linked = me is not None and me.telegram_user_id is not None
+        linked = await linking.is_linked(session, who.user.id)
     return render(
         request,
         "inbox.html",
@@ -364,9 +345,9 @@ async def show_inbox(
         may_take={s: routing.may_handle(who.user, s) for s in SPECIALTIES},
         telegram_linked=linked,
         link_code=link_code,
-        link_minutes=int(staff_link.LIFETIME.total_seconds() // 60),
+        link_minutes=linking.LINK_MINUTES,
         staff_group=services.settings.staff_group_id is not None,
-        **_names(),
+        **_names(request),
     )
 
 
@@ -427,7 +408,7 @@ async def show_case(
         if item is None or not may_see(who.user, item):
             return not_found(request)
         family = await session.get(Family, item.family_id)
-        card = await handoff_card(session, item, family, services.settings.timezone)
+        card = await handoff_card(session, item, family, services)
         messages = list(
             reversed(
                 (
@@ -450,7 +431,7 @@ async def show_case(
         "inbox_case.html",
         status=status,
         case=item,
-        card=card_lines(card),
+        card=card.splitlines(),
         risks=set(warnings(item)),
         messages=[shown(m, names, zone, now) for m in messages],
         last_id=messages[-1].id if messages else 0,
@@ -467,7 +448,7 @@ async def show_case(
         follow_up_max=desk.FOLLOW_UP_MAX_DAYS,
         follow_up_default=services.settings.follow_up_days,
         text_max=desk.TEXT_MAX,
-        **_names(),
+        **_names(request),
     )
 
 
@@ -608,13 +589,7 @@ async def _act(request: Request, action: Action) -> Response:
         item = await session.get(Case, case_id)
         if item is None or not may_see(who.user, item):
             return not_found(request)
-        # The desk leaves this check to its callers (the staff group lets anyone on duty).
-        refused = action is _follow_up and not abilities(who.user, item).follow_up
-    done = (
-        desk.Done(False, FOLLOW_UP_NOT_YOURS)
-        if refused
-        else await action(services, case_id, who.user.id, data)
-    )
+    done = await action(services, case_id, who.user.id, data)
     if not done.ok:
         if text(data, "back", 8) == "list":
             return await show_inbox(request, 400, error=done.message)
@@ -626,7 +601,7 @@ async def _act(request: Request, action: Action) -> Response:
         still = item is not None and may_see(who.user, item)
     # After a transfer the case may have left my specialties: back to the lists then.
     target = f"/inbox/{case_id}" if still else "/inbox"
-    return redirect(request, target, flash=done.message or SENT)
+    return redirect(request, target, flash=done.message)
 
 
 async def inbox_take(request: Request) -> Response:
@@ -656,41 +631,15 @@ async def inbox_follow_up(request: Request) -> Response:
 # -- Telegram: consultants work in the staff group too ---------------------------------
 async def inbox_telegram(request: Request) -> Response:
     """A one-time code for `/link` in the bot: shown in this answer only, kept hashed."""
-    who = staff(request)
-    async with state(request).services.db.session() as session:
-        user = await session.get(StaffUser, who.user.id)
-        assert user is not None
-        if user.telegram_user_id is not None:
-            return redirect(request, "/inbox", flash=ALREADY_LINKED)
-        code, expires = staff_link.offer_code(user)
-        # The code itself never goes to the log: with it anyone could link.
-        await audit.record(
-            session,
-            who,
-            "telegram_link",
-            "staff_user",
-            user.id,
-            after={"code_issued": True, "expires": expires.isoformat()},
-        )
+    code = await linking.issue_code(request)
+    if code is None:
+        return redirect(request, "/inbox", flash=linking.ALREADY_LINKED)
     return await show_inbox(request, link_code=code)
 
 
 async def inbox_telegram_unlink(request: Request) -> Response:
-    who = staff(request)
-    async with state(request).services.db.session() as session:
-        user = await session.get(StaffUser, who.user.id)
-        assert user is not None
-        if not staff_link.unlink(user):
-            return redirect(request, "/inbox", flash=NOTHING_TO_UNLINK)
-        await audit.record(
-            session,
-            who,
-            "telegram_unlink",
-            "staff_user",
-            user.id,
-            before={"linked": True},
-            after={"linked": False},
-        )
+    if not await linking.unlink(request):
+        return redirect(request, "/inbox", flash=linking.NOTHING_TO_UNLINK)
     return redirect(request, "/inbox", flash=UNLINKED)
 
 

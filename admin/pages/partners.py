@@ -250,11 +250,7 @@ async def partner_create(request: Request) -> Response:
         return _partner_form(request, None, values, errors, 400)
     async with state(request).services.db.session() as session:
         partner = Partner(**clean)
-        session.add(partner)
-        await session.flush()
-        await audit.record(
-            session, staff(request), "create", "partner", partner.id, after=audit.snapshot(partner)
-        )
+        await audit.create(session, staff(request), "partner", partner)
     return redirect(request, f"/partners/{partner.id}", "Партнёр добавлен.")
 
 
@@ -476,11 +472,7 @@ async def offer_create(request: Request) -> Response:
         if errors:
             return _offer_form(request, partner, None, values, errors, 400)
         offer = Offer(partner_id=partner.id, **clean)
-        session.add(offer)
-        await session.flush()
-        await audit.record(
-            session, staff(request), "create", "offer", offer.id, after=audit.snapshot(offer)
-        )
+        await audit.create(session, staff(request), "offer", offer)
     return redirect(request, f"/partners/{partner.id}", "Предложение добавлено.")
 
 

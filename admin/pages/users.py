@@ -253,10 +253,7 @@ async def user_create(request: Request) -> Response:
             return _form(request, None, values, partners, errors, 400, field_errors)
         for key, value in consultant.items():
             setattr(user, key, value)
-        await session.flush()
-        await audit.record(
-            session, staff(request), "create", "staff_user", user.id, after=audit.snapshot(user)
-        )
+        await audit.create(session, staff(request), "staff_user", user)
     return _password_page(request, user, password, created=True)
 
 

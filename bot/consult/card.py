@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -10,6 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.consult.texts import CHANNEL_NAMES, PRIORITY_MARKS, SPECIALTY_NAMES
 from bot.core import cases
 from bot.storage.models import Case, Family
+
+if TYPE_CHECKING:
+    from bot.core.services import Services
+    from bot.journeys.book import JourneyBook
 
 TOPIC_NAME_MAX = 128  # Telegram's limit for a forum topic name
 
@@ -32,14 +37,22 @@ async def earlier_cases(session: AsyncSession, item: Case) -> tuple[int, Case | 
     return int(count or 0), last
 
 
-async def handoff_card(session: AsyncSession, item: Case, family: Family | None, zone: str) -> str:
+def topic_title(book: JourneyBook, topic: str) -> str:
+    """A case's topic as staff read it: the title of the journey it came from."""
+    return next((j.title for j in book.journeys.values() if j.topic == topic), topic)
+
+
+async def handoff_card(
+    session: AsyncSession, item: Case, family: Family | None, services: Services
+) -> str:
     """Plain text (no markup: nothing the family wrote can format or break it)."""
-    local = ZoneInfo(zone)
+    local = ZoneInfo(services.settings.timezone)
+    language = services.translator.native_name(item.language)
     lines = [
         f"{PRIORITY_MARKS.get(item.priority, '')} Обращение №{item.id} · "
         f"{specialty_name(item.specialty)}".strip(),
-        f"Тема: {item.topic} · канал: {CHANNEL_NAMES.get(item.channel, item.channel)} · "
-        f"язык: {item.language}",
+        f"Тема: {topic_title(services.book, item.topic)} · "
+        f"канал: {CHANNEL_NAMES.get(item.channel, item.channel)} · язык: {language}",
     ]
     if family is not None and family.consent_at is not None:
         lines.append(
@@ -62,6 +75,4 @@ async def handoff_card(session: AsyncSession, item: Case, family: Family | None,
         lines.append("")
         lines.append("Что семья уже рассказала:")
         lines.extend(details)
-    lines.append("")
-    lines.append("Взять: кнопка ниже или /take. Команды: /help")
     return "\n".join(lines)[:4000]

@@ -4,7 +4,7 @@ the staff group. Both through the outbox, in the caller's transaction.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -116,8 +116,41 @@ def to_person(services: Services, session: AsyncSession, telegram_user_id: str, 
     )
 
 
-async def family_of(session: AsyncSession, case: Case) -> Family | None:
-    return await session.get(Family, case.family_id)
+def topic_op(
+    services: Services, session: AsyncSession, case: Case, kind: str, **payload: object
+) -> None:
+    """Queue a change to the case's topic: create ("topic"), rename, close, reopen."""
+    chat = staff_chat(services)
+    if chat is not None:
+        if kind != "topic":  # every other change is to the topic made before it
+            payload = {**payload, "thread": True}
+        services.outbox.enqueue(
+            session, channel="telegram", chat_id=chat, kind=kind, payload=payload, case_id=case.id
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyChat:
+    """Whom a consultation message goes to, and in which language."""
+
+    family: Family | None
+    identity: Identity | None
+    language: str
+
+    @property
+    def quiet(self) -> bool:
+        """After "safe exit" nothing is written first."""
+        return self.family is None or self.family.quiet_at is not None
+
+
+async def family_chat(session: AsyncSession, case: Case) -> FamilyChat:
+    family = await session.get(Family, case.family_id)
+    identity = await family_identity(session, case)
+    return FamilyChat(family, identity, family.language if family else case.language)
+
+
+# Which id a delivered relay message gives its CaseMessage: the copy's place on that side.
+SIDE_COLUMNS = {"family": "family_message_id", "staff": "staff_message_id"}
 
 
 async def delivered(session: AsyncSession, item: OutboxItem, made: str | None) -> None:
@@ -125,33 +158,22 @@ async def delivered(session: AsyncSession, item: OutboxItem, made: str | None) -
 
     A new topic's id goes to its case; a relayed message's id goes to its
     CaseMessage (so edits can follow it); a message in the family's chat is
-    recorded for "safe exit" like every message the bot sends there.
+    recorded for "safe exit" like every message the bot sends there. Edits and
+    topic changes make nothing new (`made` is None).
     """
-    payload = item.payload
-    if item.kind == "topic" and made is not None and item.case_id is not None:
-        await session.execute(
-            update(Case).where(Case.id == item.case_id).values(thread_id=int(made))
-        )
-        return
     if made is None:
         return
-    if item.case_message_id is not None:
-        column = "family_message_id" if payload.get("side") == "family" else "staff_message_id"
-        if payload.get("side") in ("family", "staff") and item.kind != "edit":
+    if item.kind == "topic":
+        if item.case_id is not None:
             await session.execute(
-                update(CaseMessage)
-                .where(CaseMessage.id == item.case_message_id)
-                .values({column: made})
+                update(Case).where(Case.id == item.case_id).values(thread_id=int(made))
             )
-    identity_id = payload.get("identity_id")
-    if isinstance(identity_id, int) and item.kind != "edit":
-        exists = await session.get(Identity, identity_id)
-        if exists is not None:
-            session.add(
-                ChatMessage(
-                    identity_id=identity_id,
-                    message_id=made,
-                    outgoing=True,
-                    sent_at=datetime.now(UTC),
-                )
-            )
+        return
+    column = SIDE_COLUMNS.get(str(item.payload.get("side")))
+    if item.case_message_id is not None and column is not None:
+        await session.execute(
+            update(CaseMessage).where(CaseMessage.id == item.case_message_id).values({column: made})
+        )
+    identity_id = item.payload.get("identity_id")
+    if isinstance(identity_id, int) and await session.get(Identity, identity_id) is not None:
+        session.add(ChatMessage(identity_id=identity_id, message_id=made, outgoing=True))

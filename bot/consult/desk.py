@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.consult import delivery, routing, texts
 from bot.consult.card import handoff_card, specialty_name, topic_name
 from bot.core import cases
+from bot.storage import audit as audit_log
 from bot.storage.models import (
     SPECIALTIES,
-    AuditRecord,
     Case,
     CaseMessage,
     Conversation,
@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 FOLLOW_UP_MAX_DAYS = 60
 TEXT_MAX = 4000
+TOPIC_HINT = "Взять: кнопка ниже или /take. Команды: /help"  # the card's last line in Telegram
+SENT = "Сообщение отправлено семье."
+RATING_LABELS = {1: "1", 2: "2", 3: "3", 4: "4", 5: "5 ⭐"}
+NOT_FOUND = "Обращение не найдено."
+DAYS_RANGE = f"Через сколько дней спросить, как дела? От 1 до {FOLLOW_UP_MAX_DAYS}."
 # How staff may name a specialty when transferring.
 SPECIALTY_WORDS = {
     "психолог": "psychologist",
@@ -73,18 +78,11 @@ def card_buttons(item: Case) -> delivery.ButtonRows:
 
 async def announce(services: Services, session: AsyncSession, item: Case) -> None:
     """A new case: its topic and handoff card in the staff group; danger alerts at once."""
-    family = await session.get(Family, item.family_id)
     if delivery.staff_chat(services) is not None:
-        services.outbox.enqueue(
-            session,
-            channel="telegram",
-            chat_id=str(services.settings.staff_group_id),
-            kind="topic",
-            payload={"name": topic_name(item)},
-            case_id=item.id,
-        )
-        card = await handoff_card(session, item, family, services.settings.timezone)
-        delivery.to_topic(services, session, item, card, card_buttons(item))
+        delivery.topic_op(services, session, item, "topic", name=topic_name(item))
+        family = await session.get(Family, item.family_id)
+        card = await handoff_card(session, item, family, services)
+        delivery.to_topic(services, session, item, f"{card}\n\n{TOPIC_HINT}", card_buttons(item))
     if item.priority == "urgent":
         await alert(services, session, item, urgent=True)
 
@@ -124,16 +122,7 @@ async def _staff(session: AsyncSession, staff_id: int) -> StaffUser | None:
 def _audit(
     session: AsyncSession, user: StaffUser, action: str, item: Case, **after: object
 ) -> None:
-    session.add(
-        AuditRecord(
-            user_id=user.id,
-            user_login=user.login,
-            action=action,
-            entity="case",
-            entity_id=str(item.id),
-            after={k: v for k, v in after.items()},
-        )
-    )
+    audit_log.add(session, user, action, "case", item.id, after=dict(after))
 
 
 def _service_note(session: AsyncSession, item: Case, text: str, user: StaffUser | None) -> None:
@@ -169,7 +158,7 @@ async def take(services: Services, case_id: int, staff_id: int) -> Done:
     async with services.db.session() as session:
         item, user = await _case(session, case_id), await _staff(session, staff_id)
         if item is None or user is None:
-            return Done(False, "Обращение не найдено.")
+            return Done(False, NOT_FOUND)
         if item.status == "closed":
             return Done(False, f"Обращение №{item.id} уже закрыто.")
         if item.consultant_id == user.id and item.status == "open":
@@ -192,24 +181,16 @@ async def take(services: Services, case_id: int, staff_id: int) -> Done:
                 "Закройте один или передайте обращение коллеге.",
             )
         now = utcnow()
-        item.status, item.consultant_id, item.taken_at, item.updated_at = "open", user.id, now, now
+        routing.assign(item, user.id, now)
+        item.updated_at = now
         await _link_family(session, item, live=True)
         name = display_name(user)
         _service_note(session, item, f"{name} взял(а) обращение.", user)
         _audit(session, user, "take", item, consultant=user.login)
-        family = await session.get(Family, item.family_id)
-        language = family.language if family else item.language
-        identity = await delivery.family_identity(session, item)
-        specialty = delivery.say(services, language, cases.SPECIALTY_TEXTS[item.specialty])
-        if user.name.strip():
-            text = delivery.say(
-                services, language, texts.JOINED, name=user.name.strip(), specialty=specialty
-            )
-        else:
-            text = delivery.say(
-                services, language, texts.JOINED_NO_NAME, specialty=specialty.capitalize()
-            )
-        delivery.tell_family(services, session, item, identity, text)
+        chat = await delivery.family_chat(session, item)
+        delivery.tell_family(
+            services, session, item, chat.identity, _joined(services, chat, user, item.specialty)
+        )
         delivery.to_topic(
             services,
             session,
@@ -219,17 +200,18 @@ async def take(services: Services, case_id: int, staff_id: int) -> Done:
         return Done(True, f"Обращение №{item.id} теперь у вас.")
 
 
-def _rename(services: Services, session: AsyncSession, item: Case) -> None:
-    chat = delivery.staff_chat(services)
-    if chat is not None:
-        services.outbox.enqueue(
-            session,
-            channel="telegram",
-            chat_id=chat,
-            kind="topic_name",
-            payload={"name": topic_name(item), "thread": True},
-            case_id=item.id,
+def _joined(services: Services, chat: delivery.FamilyChat, user: StaffUser, specialty: str) -> str:
+    """«К вам подключается Анна — психолог» (or the specialty alone, without a name)."""
+    name = delivery.say(services, chat.language, cases.SPECIALTY_TEXTS[specialty])
+    if user.name.strip():
+        return delivery.say(
+            services, chat.language, texts.JOINED, name=user.name.strip(), specialty=name
         )
+    return delivery.say(services, chat.language, texts.JOINED_NO_NAME, specialty=name.capitalize())
+
+
+def _rename(services: Services, session: AsyncSession, item: Case) -> None:
+    delivery.topic_op(services, session, item, "topic_name", name=topic_name(item))
 
 
 def parse_specialty(word: str) -> str | None:
@@ -248,7 +230,7 @@ async def transfer(
     async with services.db.session() as session:
         item, user = await _case(session, case_id), await _staff(session, staff_id)
         if item is None or user is None:
-            return Done(False, "Обращение не найдено.")
+            return Done(False, NOT_FOUND)
         if item.status == "closed":
             return Done(False, f"Обращение №{item.id} уже закрыто.")
         if not may_act(user, item):
@@ -279,10 +261,9 @@ async def transfer(
         before = item.specialty
         item.specialty, item.updated_at = specialty, now
         if target is not None:
-            item.status, item.consultant_id, item.taken_at = "open", target.id, now
+            routing.assign(item, target.id, now)
         else:
-            item.status, item.consultant_id, item.taken_at, item.queued_at = "new", None, None, now
-            item.alerted_at = None
+            routing.requeue(item, now)
         await _link_family(session, item, live=target is not None)
         who = display_name(target) if target else specialty_name(specialty)
         _service_note(session, item, f"{display_name(user)} передал(а) обращение: {who}.", user)
@@ -295,27 +276,13 @@ async def transfer(
             specialty=specialty,
             to=target.login if target else None,
         )
-        family = await session.get(Family, item.family_id)
-        language = family.language if family else item.language
-        identity = await delivery.family_identity(session, item)
-        name = delivery.say(services, language, cases.SPECIALTY_TEXTS[specialty])
-        delivery.tell_family(
-            services,
-            session,
-            item,
-            identity,
-            delivery.say(services, language, texts.TRANSFERRED, specialty=name),
-        )
+        chat = await delivery.family_chat(session, item)
+        name = delivery.say(services, chat.language, cases.SPECIALTY_TEXTS[specialty])
+        moved = delivery.say(services, chat.language, texts.TRANSFERRED, specialty=name)
+        delivery.tell_family(services, session, item, chat.identity, moved)
         if target is not None and target.name.strip():
-            delivery.tell_family(
-                services,
-                session,
-                item,
-                identity,
-                delivery.say(
-                    services, language, texts.JOINED, name=target.name.strip(), specialty=name
-                ),
-            )
+            joined = _joined(services, chat, target, specialty)
+            delivery.tell_family(services, session, item, chat.identity, joined)
         delivery.to_topic(services, session, item, f"↪️ Передано: {who}.", card_buttons(item))
         _rename(services, session, item)
         if target is not None and target.telegram_user_id:
@@ -334,15 +301,13 @@ async def close(
     async with services.db.session() as session:
         item, user = await _case(session, case_id), await _staff(session, staff_id)
         if item is None or user is None:
-            return Done(False, "Обращение не найдено.")
+            return Done(False, NOT_FOUND)
         if item.status == "closed":
             return Done(False, f"Обращение №{item.id} уже закрыто.")
         if not may_act(user, item):
             return Done(False, "Закрыть обращение может тот, кто его ведёт, или руководитель.")
         if follow_up_days is not None and not 1 <= follow_up_days <= FOLLOW_UP_MAX_DAYS:
-            return Done(
-                False, f"Через сколько дней спросить, как дела? От 1 до {FOLLOW_UP_MAX_DAYS}."
-            )
+            return Done(False, DAYS_RANGE)
         now = utcnow()
         item.status, item.closed_at, item.updated_at = "closed", now, now
         if item.consultant_id is None:
@@ -352,41 +317,18 @@ async def close(
         await _link_family(session, item, live=False)
         _service_note(session, item, f"{display_name(user)} завершил(а) консультацию.", user)
         _audit(session, user, "close", item, follow_up_days=follow_up_days)
-        family = await session.get(Family, item.family_id)
-        language = family.language if family else item.language
-        identity = await delivery.family_identity(session, item)
-        if family is not None and family.quiet_at is None:
-            scores = [
-                [
-                    (str(n) + " ⭐" if n == 5 else str(n), f"cs.{item.id}.rate.{n}")
-                    for n in range(1, 6)
-                ]
-            ]
-            delivery.tell_family(
-                services,
-                session,
-                item,
-                identity,
-                delivery.say(services, language, texts.ENDED),
-                scores,
-            )
+        chat = await delivery.family_chat(session, item)
+        if not chat.quiet:
+            scores = [[(RATING_LABELS[n], f"cs.{item.id}.rate.{n}") for n in range(1, 6)]]
+            ended = delivery.say(services, chat.language, texts.ENDED)
+            delivery.tell_family(services, session, item, chat.identity, ended, scores)
         later = (
             f" Через {follow_up_days} дн. бот спросит семью, как дела." if follow_up_days else ""
         )
         delivery.to_topic(
             services, session, item, f"✅ Консультация завершена ({display_name(user)}).{later}"
         )
-
-        chat = delivery.staff_chat(services)
-        if chat is not None:
-            services.outbox.enqueue(
-                session,
-                channel="telegram",
-                chat_id=chat,
-                kind="topic_close",
-                payload={"thread": True},
-                case_id=item.id,
-            )
+        delivery.topic_op(services, session, item, "topic_close")
         return Done(True, f"Обращение №{item.id} закрыто.{later}")
 
 
@@ -394,11 +336,9 @@ async def follow_up(services: Services, case_id: int, staff_id: int, days: int) 
     async with services.db.session() as session:
         item, user = await _case(session, case_id), await _staff(session, staff_id)
         if item is None or user is None:
-            return Done(False, "Обращение не найдено.")
+            return Done(False, NOT_FOUND)
         if not 1 <= days <= FOLLOW_UP_MAX_DAYS:
-            return Done(
-                False, f"Через сколько дней спросить, как дела? От 1 до {FOLLOW_UP_MAX_DAYS}."
-            )
+            return Done(False, DAYS_RANGE)
         if not may_act(user, item):
             return Done(False, "Спросить семью может тот, кто ведёт обращение, или руководитель.")
         item.follow_up_at, item.follow_up_sent_at = utcnow() + timedelta(days=days), None
@@ -414,7 +354,7 @@ async def note(services: Services, case_id: int, staff_id: int, text: str) -> Do
     async with services.db.session() as session:
         item, user = await _case(session, case_id), await _staff(session, staff_id)
         if item is None or user is None:
-            return Done(False, "Обращение не найдено.")
+            return Done(False, NOT_FOUND)
         if not (may_act(user, item) or routing.may_handle(user, item.specialty)):
             return Done(False, "Заметки к этому обращению могут оставлять его специалисты.")
         session.add(CaseMessage(case_id=item.id, author="note", staff_id=user.id, text=text))
@@ -441,7 +381,7 @@ async def reply(
     async with services.db.session() as session:
         item, user = await _case(session, case_id), await _staff(session, staff_id)
         if item is None or user is None:
-            return Done(False, "Обращение не найдено.")
+            return Done(False, NOT_FOUND)
         if item.status != "open" or item.consultant_id != user.id:
             holder = (
                 await session.get(StaffUser, item.consultant_id) if item.consultant_id else None
@@ -449,13 +389,11 @@ async def reply(
             if item.status == "closed":
                 return Done(False, f"Обращение №{item.id} закрыто — сообщение не отправлено семье.")
             if holder is None:
-                return Done(
-                    False, "Сначала возьмите обращение (/take) — тогда семья получит ответ."
-                )
+                return Done(False, "Сначала возьмите обращение — тогда семья получит ответ.")
             return Done(
                 False,
                 f"Обращение ведёт {display_name(holder)}: сообщение семье не отправлено. "
-                "Для заметки — /note.",
+                "Своё можно оставить заметкой.",
             )
         conversation = await session.get(Conversation, item.family_id)
         if conversation is None or conversation.live_case_id != item.id:
@@ -465,7 +403,8 @@ async def reply(
                 "писать первыми нельзя, переписку могут увидеть. "
                 "Когда семья напишет снова, разговор продолжится.",
             )
-        identity = await delivery.family_identity(session, item)
+        chat = await delivery.family_chat(session, item)
+        identity = chat.identity
         if identity is None:
             return Done(False, "Семью сейчас не достать: чат заблокирован или удалён.")
         message = CaseMessage(
@@ -479,8 +418,6 @@ async def reply(
         )
         session.add(message)
         await session.flush()
-        family = await session.get(Family, item.family_id)
-        language = family.language if family else item.language
         if source is not None and identity.channel == "telegram":
             services.outbox.enqueue(
                 session,
@@ -503,9 +440,7 @@ async def reply(
                     part
                     for part in (
                         text,
-                        delivery.say(
-                            services, language, texts.NOT_DELIVERED_MEDIA, kind=source.attachment
-                        ),
+                        delivery.say(services, chat.language, texts.NOT_DELIVERED_MEDIA),
                     )
                     if part
                 )
@@ -528,7 +463,7 @@ async def reply(
                     case_message_id=message.id,
                 )
         item.updated_at = utcnow()
-        return Done(True, "")
+        return Done(True, SENT)
 
 
 async def edit_reply(services: Services, staff_message_id: str, staff_id: int, text: str) -> Done:
@@ -551,11 +486,10 @@ async def edit_reply(services: Services, staff_message_id: str, staff_id: int, t
         if item is None:
             return Done(False, "")
         message.text, message.edited_at = text, utcnow()
-        identity = await delivery.family_identity(session, item)
+        chat = await delivery.family_chat(session, item)
+        identity = chat.identity
         if identity is None:
             return Done(False, "")
-        family = await session.get(Family, item.family_id)
-        language = family.language if family else item.language
         if identity.channel == "telegram" and message.family_message_id:
             services.outbox.enqueue(
                 session,
@@ -575,7 +509,7 @@ async def edit_reply(services: Services, staff_message_id: str, staff_id: int, t
                 session,
                 item,
                 identity,
-                delivery.say(services, language, texts.EDITED_PREFIX, text=text),
+                delivery.say(services, chat.language, texts.EDITED_PREFIX, text=text),
                 sender="consultant",
             )
         return Done(True, "")

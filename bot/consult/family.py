@@ -13,6 +13,7 @@ import re
 from sqlalchemy import select
 
 from bot.consult import delivery, desk, routing, texts
+from bot.core import cases
 from bot.core.turn import Turn
 from bot.core.types import Button
 from bot.storage.models import Case, CaseMessage, StaffUser, utcnow
@@ -55,7 +56,7 @@ async def intercept(turn: Turn) -> bool:
         return True
     if _is_command(turn):
         return False
-    vars_ = turn.conversation.vars or {}
+    vars_ = turn.vars
     live = turn.conversation.live_case_id
     if live is not None:
         item = await turn.session.get(Case, live)
@@ -69,21 +70,13 @@ async def intercept(turn: Turn) -> bool:
         return True
     if FOLLOW_UP_CASE in vars_ and (has_words or incoming.attachment) and not incoming.edited:
         item = await turn.session.get(Case, int(vars_[FOLLOW_UP_CASE]))
-        _drop(turn, FOLLOW_UP_CASE)
+        turn.drop_vars(FOLLOW_UP_CASE)
         if item is not None and item.family_id == turn.family.id and item.status == "closed":
             await reopen(turn, item)
             if turn.conversation.live_case_id == item.id:
                 await relay(turn, item)
             return True
     return False
-
-
-def _drop(turn: Turn, name: str) -> None:
-    turn.conversation.vars = {k: v for k, v in (turn.conversation.vars or {}).items() if k != name}
-
-
-def _set(turn: Turn, name: str, value: int) -> None:
-    turn.conversation.vars = {**(turn.conversation.vars or {}), name: value}
 
 
 async def relay(turn: Turn, item: Case, *, danger: bool = False) -> None:
@@ -167,7 +160,8 @@ async def queue_note(turn: Turn, item: Case) -> str:
     if item.status == "open" and item.consultant_id is not None:
         consultant = await turn.session.get(StaffUser, item.consultant_id)
         turn.conversation.live_case_id = item.id
-        name = consultant.name.strip() if consultant and consultant.name.strip() else "—"
+        name = consultant.name.strip() if consultant is not None else ""
+        name = name or turn.t(cases.SPECIALTY_TEXTS[item.specialty])
         delivery.to_topic(services, turn.session, item, "👤 Семья снова на связи и пишет сюда.")
         return turn.t(texts.LIVE_MENU_NOTE, name=name)
     now = utcnow()
@@ -176,14 +170,20 @@ async def queue_note(turn: Turn, item: Case) -> str:
         back = hours.next_open(now)
         if back is None:
             return turn.t(texts.NO_SCHEDULE)
-        return turn.t(texts.OFF_HOURS, when=back.strftime("%d.%m %H:%M"))
+        return turn.t(texts.OFF_HOURS, day=back.strftime("%d.%m"), time=back.strftime("%H:%M"))
     ahead = await routing.ahead_of(turn.session, item)
     minutes = await routing.typical_wait(
         turn.session, item.specialty, services.settings.case_sla_minutes
     )
+    # Past two hours, minutes are hard to picture: say hours.
+    wait = (
+        turn.t(texts.WAIT_MINUTES, minutes=minutes)
+        if minutes < 120
+        else turn.t(texts.WAIT_HOURS, hours=round(minutes / 60))
+    )
     if ahead:
-        return turn.t(texts.QUEUE_AHEAD, ahead=ahead, minutes=minutes)
-    return turn.t(texts.QUEUE_FIRST, minutes=minutes)
+        return turn.t(texts.QUEUE_AHEAD, ahead=ahead, wait=wait)
+    return turn.t(texts.QUEUE_FIRST, wait=wait)
 
 
 async def relay_after_crisis(turn: Turn, case_id: int) -> None:
@@ -204,22 +204,22 @@ async def _button(turn: Turn, case_id: int, action: str) -> None:
             turn.say(turn.t(texts.RATING_DONE), [[_menu(turn)]])
             return
         item.rating = int(action.split(".")[1])
-        _set(turn, RATING_CASE, item.id)
+        turn.set_var(RATING_CASE, item.id)
         turn.event("rating", str(item.rating))
         delivery.to_topic(services, session, item, f"⭐ Оценка семьи: {item.rating} из 5")
         skip = Button(turn.t(texts.RATING_SKIP), f"cs.{item.id}.skip")
         turn.say(turn.t(texts.RATED), [[skip], [_menu(turn)]])
     elif action == "skip":
-        _drop(turn, RATING_CASE)
+        turn.drop_vars(RATING_CASE)
         await turn.services.engine.menu(turn)
     elif action == "fu.ok":
-        _drop(turn, FOLLOW_UP_CASE)
+        turn.drop_vars(FOLLOW_UP_CASE)
         delivery.to_topic(
             services, session, item, "👍 Семья ответила на вопрос «как дела»: всё хорошо."
         )
         turn.say(turn.t(texts.FOLLOW_UP_GLAD), [[_menu(turn)]])
     elif action == "fu.help":
-        _drop(turn, FOLLOW_UP_CASE)
+        turn.drop_vars(FOLLOW_UP_CASE)
         if item.status == "closed":
             await reopen(turn, item)
         else:
@@ -227,7 +227,7 @@ async def _button(turn: Turn, case_id: int, action: str) -> None:
 
 
 async def _comment(turn: Turn, case_id: int, text: str) -> None:
-    _drop(turn, RATING_CASE)
+    turn.drop_vars(RATING_CASE)
     item = await turn.session.get(Case, case_id)
     if item is not None and item.family_id == turn.family.id:
         item.rating_comment = text[:COMMENT_MAX]
@@ -250,27 +250,17 @@ async def reopen(turn: Turn, item: Case) -> None:
     )
     item.closed_at, item.updated_at, item.rating, item.rating_comment = None, now, None, ""
     item.follow_up_at = None
-    if same:
-        item.status, item.taken_at = "open", now
+    if same and consultant is not None:
+        routing.assign(item, consultant.id, now)
         turn.conversation.live_case_id = item.id
     else:
-        item.status, item.consultant_id, item.taken_at, item.queued_at = "new", None, None, now
-        item.alerted_at = None
+        routing.requeue(item, now)
     session.add(
         CaseMessage(
             case_id=item.id, author="service", text="Семья ответила — обращение снова открыто."
         )
     )
-    chat = delivery.staff_chat(services)
-    if chat is not None:
-        services.outbox.enqueue(
-            session,
-            channel="telegram",
-            chat_id=chat,
-            kind="topic_reopen",
-            payload={"thread": True},
-            case_id=item.id,
-        )
+    delivery.topic_op(services, session, item, "topic_reopen")
     delivery.to_topic(
         services,
         session,

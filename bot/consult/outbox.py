@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.types import Button, Reply
 from bot.storage.db import Database
 from bot.storage.models import Case, OutboxItem, utcnow
 
@@ -48,6 +49,7 @@ OUTBOX_KINDS = (
 )
 MAX_ATTEMPTS = 30  # for faults other than flood limits (which are simply waited out)
 IDLE_POLL = 1.0  # seconds between looks for rows written by another process
+QUIET_LANES_KEPT = 1000  # pacing history is pruned past this many chats
 
 
 class RetryLater(Exception):
@@ -73,6 +75,14 @@ class Parcel:
     payload: dict[str, Any]
     thread_id: int | None  # the case's forum topic, when the item goes into it
     attempts: int
+
+    def reply(self) -> Reply:
+        """A "reply" item as the channel's own replies are written (text, buttons)."""
+        rows = self.payload.get("buttons") or []
+        return Reply(
+            text=str(self.payload.get("text", "")),
+            buttons=tuple(tuple(Button(str(label), str(data)) for label, data in r) for r in rows),
+        )
 
 
 class Courier(Protocol):
@@ -109,6 +119,10 @@ class Pace:
 
     def note(self, channel: str, chat_id: str, now: float) -> None:
         self.sent.setdefault(f"{channel}:{chat_id}", deque()).append(now)
+        if len(self.sent) > QUIET_LANES_KEPT:  # forget lanes quiet for longer than any window
+            longest = max(self.group[1], self.private[1])
+            for lane in [k for k, t in self.sent.items() if now - t[-1] >= longest]:
+                del self.sent[lane]
 
 
 class Outbox:

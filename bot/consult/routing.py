@@ -24,6 +24,16 @@ if TYPE_CHECKING:
 RECENT_WAITS = 20  # taken cases the typical wait is computed from
 
 
+def requeue(item: Case, now: datetime) -> None:
+    """Back to the queue (its clock restarts; the service-level alert may fire again)."""
+    item.status, item.consultant_id, item.taken_at, item.queued_at = "new", None, None, now
+    item.alerted_at = None
+
+
+def assign(item: Case, staff_id: int, now: datetime) -> None:
+    item.status, item.consultant_id, item.taken_at = "open", staff_id, now
+
+
 def rank() -> ColumnElement[int]:
     """0 = first in the queue."""
     return case(

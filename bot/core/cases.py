@@ -65,7 +65,7 @@ def higher(a: str, b: str) -> str:
 
 
 def forget_choices(turn: Turn) -> None:
-    turn.conversation.vars = {k: v for k, v in turn.vars.items() if k not in CASE_CHOICES}
+    turn.drop_vars(*CASE_CHOICES)
 
 
 async def open_case_of(turn: Turn, specialty: str | None = None) -> Case | None:

@@ -7,11 +7,9 @@ family in danger gets help even if everything after triage fails.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
@@ -23,6 +21,7 @@ from sqlalchemy.orm import joinedload
 
 from bot.consult import family as consultation
 from bot.core import cases, texts
+from bot.core.ordering import InOrder
 from bot.core.services import Services
 from bot.core.textnorm import normalize, tokens
 from bot.core.triage import Risk, TriageResult, triage
@@ -83,8 +82,8 @@ class FrontDoor:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.engine = services.engine
-        # One FIFO lock per user while they have turns in flight: [lock, users of it].
-        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        # One turn at a time per user, in arrival order.
+        self._in_order = InOrder()
 
     # -- entry point ----------------------------------------------------------
     async def handle(self, incoming: Incoming) -> Outcome:
@@ -102,7 +101,7 @@ class FrontDoor:
         risk = triage(incoming.text) if incoming.text else TriageResult(Risk.NONE, ())
         # Queue for the family's lock before the first `await`: messages that
         # arrive together are then answered in the order they were sent.
-        async with self._serialised(incoming):
+        async with self._in_order((incoming.channel.value, incoming.user_id)):
             try:
                 await self.services.knowledge.refresh(wait=False)
             except Exception:  # the knowledge base is not needed to answer most messages
@@ -128,22 +127,6 @@ class FrontDoor:
                 log.exception("turn failed (channel=%s)", incoming.channel.value)
                 break
         return self._failure(incoming, risk)
-
-    @asynccontextmanager
-    async def _serialised(self, incoming: Incoming) -> AsyncIterator[None]:
-        """One turn at a time per user, in arrival order (asyncio.Lock is FIFO)."""
-        key = (incoming.channel.value, incoming.user_id)
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
     def _failure(self, incoming: Incoming, risk: TriageResult) -> Outcome:
         translator = self.services.translator

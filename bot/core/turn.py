@@ -82,6 +82,9 @@ class Turn:
         # Reassign so SQLAlchemy sees the JSON column change.
         self.conversation.vars = {**self.conversation.vars, name: value}
 
+    def drop_vars(self, *names: str) -> None:
+        self.conversation.vars = {k: v for k, v in self.conversation.vars.items() if k not in names}
+
     def namespace(self) -> dict[str, Any]:
         """Variables visible to conditions: the family's answers plus system flags."""
         return {

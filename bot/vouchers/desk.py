@@ -22,8 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.services import Services
+from bot.storage import audit as audit_log
 from bot.storage import throttle
-from bot.storage.models import AuditRecord, Voucher, utcnow
+from bot.storage.models import Voucher, utcnow
 from bot.vouchers import service
 from bot.vouchers.codes import display
 from bot.vouchers.messages import tell
@@ -203,18 +204,16 @@ async def _audit(
     entity_id: object,
     after: dict[str, Any],
 ) -> None:
-    """An audit record as the panel writes it (the panel's `audit.record` needs a web
-    session; Telegram has none, so the row is written here for both)."""
-    session.add(
-        AuditRecord(
-            user_id=clerk.user_id,
-            user_login=clerk.login,
-            action=action,
-            entity=entity,
-            entity_id=str(entity_id),
-            before=None,
-            after=after,
-        )
+    """An audit record for the clerk (the page's and Telegram's checks alike)."""
+    audit_log.add(
+        session,
+        None,
+        action,
+        entity,
+        entity_id,
+        after=after,
+        login=clerk.login,
+        user_id=clerk.user_id,
     )
 
 

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage import audit as audit_log
 from bot.storage import throttle
-from bot.storage.models import AuditRecord, StaffUser, utcnow
+from bot.storage.models import StaffUser, utcnow
 from bot.vouchers.codes import ALPHABET
 
 LENGTH = 8
@@ -109,16 +110,7 @@ async def link(session: AsyncSession, telegram_user_id: str, typed: str) -> Link
     user.telegram_link_expires = None
     await throttle.clear(session, key)
     # As the panel's audit records read; the Telegram user id stays out.
-    session.add(
-        AuditRecord(
-            user_id=user.id,
-            user_login=user.login,
-            action="telegram_link",
-            entity="staff_user",
-            entity_id=str(user.id),
-            after={"linked": True},
-        )
-    )
+    audit_log.add(session, user, "telegram_link", "staff_user", user.id, after={"linked": True})
     return Linking(user=user)
 
 

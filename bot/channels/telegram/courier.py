@@ -19,7 +19,6 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.channels.telegram.render import render
 from bot.consult.outbox import Parcel, RetryLater, Undeliverable
-from bot.core.types import Button, Reply
 
 # Answers that mean "already so": the item is done.
 ALREADY = ("message is not modified", "topic_not_modified", "topic_closed", "topic_not_closed")
@@ -33,15 +32,6 @@ def _keyboard(rows: object) -> InlineKeyboardMarkup | None:
             [InlineKeyboardButton(text=str(label), callback_data=str(data)) for label, data in row]
             for row in rows
         ]
-    )
-
-
-def _reply(payload: dict[str, object]) -> Reply:
-    rows = payload.get("buttons") or []
-    assert isinstance(rows, list)
-    return Reply(
-        text=str(payload.get("text", "")),
-        buttons=tuple(tuple(Button(str(label), str(data)) for label, data in row) for row in rows),
     )
 
 
@@ -75,7 +65,7 @@ class TelegramCourier:
             return str(sent.message_id)
         if kind == "reply":
             last: str | None = None
-            for part in render(_reply(payload)):
+            for part in render(parcel.reply()):
                 sent = await bot.send_message(
                     chat, part.html, parse_mode="HTML", reply_markup=part.keyboard
                 )

@@ -9,10 +9,8 @@ The rules live in `bot.consult.desk`; this module only reads Telegram.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot
@@ -22,6 +20,7 @@ from sqlalchemy import select
 from bot.channels.telegram.partner_desk import Call, command
 from bot.consult import desk
 from bot.consult.texts import STAFF_HELP
+from bot.core.ordering import InOrder
 from bot.core.services import Services
 from bot.storage.models import CannedReply, Case, StaffUser
 
@@ -49,21 +48,7 @@ class StaffRoom:
         self.call = call
         # One consultant's messages are handled one at a time, in arrival order, so
         # the family reads them in the order they were written.
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def _in_order(self, user_id: int) -> AsyncIterator[None]:
-        lock, users = self._locks.get(user_id, (asyncio.Lock(), 0))
-        self._locks[user_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[user_id]
-            if users == 1:
-                del self._locks[user_id]
-            else:
-                self._locks[user_id] = (lock, users - 1)
+        self._in_order = InOrder()
 
     @property
     def chat_id(self) -> int | None:

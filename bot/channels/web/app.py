@@ -29,7 +29,7 @@ from starlette.staticfiles import StaticFiles
 from bot.config import Settings
 from bot.consult.outbox import Parcel, Undeliverable
 from bot.core.frontdoor import FrontDoor
-from bot.core.types import Button, Channel, EffectKind, Incoming, Outcome, Reply
+from bot.core.types import Channel, EffectKind, Incoming, Outcome, Reply
 
 log = logging.getLogger(__name__)
 
@@ -168,13 +168,8 @@ class WebChat:
         request): published for the page's long poll."""
         if parcel.kind != "reply":
             raise Undeliverable(f"a web chat cannot take a {parcel.kind} item")
-        payload = parcel.payload
-        rows = payload.get("buttons") or []
-        reply = Reply(
-            text=str(payload.get("text", "")),
-            buttons=tuple(tuple(Button(str(lab), str(data)) for lab, data in row) for row in rows),
-        )
-        self.inbox.publish(parcel.chat_id, reply_json(reply, str(payload.get("sender", "bot"))))
+        sender = str(parcel.payload.get("sender", "bot"))
+        self.inbox.publish(parcel.chat_id, reply_json(parcel.reply(), sender))
         return None
 
     # -- pages ------------------------------------------------------------------
