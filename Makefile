@@ -54,6 +54,7 @@ locale: $(STAMP)  ## add a language: make locale LANG_CODE=uk
 
 bench: $(STAMP)  ## performance budgets (not a test): prints the figures
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_announce.py --families 3000
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -77,6 +77,7 @@ NAV = (
     NavItem("Сертификаты", "/vouchers", frozenset({ADMIN, CONSULTANT})),
     NavItem("Семейные карты", "/cards", frozenset({ADMIN})),
     NavItem("Партнёры", "/partners", frozenset({ADMIN})),
+    NavItem("Рассылки", "/announcements", frozenset({ADMIN, EDITOR})),
     NavItem("Проверить код", "/check", frozenset({PARTNER})),
     NavItem("Моя организация", "/partner", frozenset({PARTNER})),
     NavItem("Заявки организаций", "/requests", frozenset({ADMIN})),

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from bot.channels.vk import vk_enabled
 from bot.channels.web.app import WebChat, build_app
 from bot.config import Settings
 from bot.consult import delivery
@@ -33,13 +34,16 @@ from bot.core.frontdoor import FrontDoor
 from bot.core.services import Services
 from bot.jobs import schedule_jobs
 from bot.knowledge.loader import seed_if_empty
+from bot.outbound import announcements
 from bot.storage.migrate import upgrade
 
 if TYPE_CHECKING:
     from bot.channels.telegram.adapter import TelegramChannel
+    from bot.channels.vk.adapter import VkChannel
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
+VK_CALLBACK_PATH = "/vk/callback"
 
 
 def freeze_startup_objects() -> None:
@@ -69,6 +73,7 @@ class Application:
     telegram_ready: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     scheduler: AsyncIOScheduler | None = None
+    vk: VkChannel | None = None
 
     @classmethod
     def build(cls, settings: Settings, services: Services | None = None) -> Application:
@@ -76,9 +81,7 @@ class Application:
         frontdoor = FrontDoor(services)
         web = WebChat(frontdoor, settings)
         app = cls(settings, services, frontdoor, web, build_app(web))
-        # Messages the service sends by itself (vouchers) reach web visitors here.
-        services.notifier.register("web", web.notify)
-        # The consultation relay's outbox: web visitors now, Telegram once connected.
+        # Everything sent goes through the outbox: web visitors now, messengers once connected.
         services.outbox.register("web", web.courier)
         if delivery.delivered not in services.outbox.on_delivered:
             services.outbox.on_delivered.append(delivery.delivered)
@@ -87,6 +90,8 @@ class Application:
         extra: list[Any] = [Route("/healthz", app._health), Mount("/admin", build_admin(services))]
         if settings.telegram_token and settings.telegram_mode == "webhook":
             extra.append(Route(WEBHOOK_PATH, app._webhook, methods=["POST"]))
+        if vk_enabled(settings) and settings.vk_mode == "callback":
+            extra.append(Route(VK_CALLBACK_PATH, app._vk_callback, methods=["POST"]))
         app.asgi = build_app(web, extra)
         return app
 
@@ -94,8 +99,12 @@ class Application:
         """Everything but the HTTP server; slow parts go to the background."""
         self.tasks.append(asyncio.create_task(self._load_knowledge(), name="knowledge"))
         self.tasks.append(asyncio.create_task(self.services.outbox.run(), name="outbox"))
+        feeder = announcements.Feeder(self.services)  # news of the centre, a batch at a time
+        self.tasks.append(asyncio.create_task(feeder.run(), name="announcements"))
         if self.settings.telegram_token:
             self.tasks.append(asyncio.create_task(self._start_telegram(), name="telegram"))
+        if vk_enabled(self.settings):
+            self.tasks.append(asyncio.create_task(self._start_vk(), name="vk"))
         self.scheduler = schedule_jobs(self.services)
         self.scheduler.start()
 
@@ -114,12 +123,9 @@ class Application:
     async def _start_telegram(self) -> None:
         # Imported here: a deployment without Telegram never pays for aiogram.
         from bot.channels.telegram.adapter import TelegramChannel, make_bot
-        from bot.channels.telegram.courier import TelegramCourier
 
         settings = self.settings
         self.telegram = TelegramChannel(self.frontdoor, make_bot(settings))
-        self.services.notifier.register("telegram", self.telegram.notify)
-        self.services.outbox.register("telegram", TelegramCourier(self.telegram.bot))
         if settings.telegram_mode == "polling":
             self.telegram_ready.set()
             await self.telegram.polling()
@@ -154,19 +160,47 @@ class Application:
         self.telegram.feed(update)
         return JSONResponse({"ok": True})
 
+    # -- VK ---------------------------------------------------------------------------
+    async def _start_vk(self) -> None:
+        """The VK community: its courier joins the outbox; events by long poll, or by
+        the Callback API route (then there is nothing to run)."""
+        from bot.channels.vk.adapter import VkChannel  # vkbottle is loaded only when needed
+
+        self.vk = VkChannel(self.frontdoor, self.settings)
+        self.services.outbox.register("vk", self.vk.courier)
+        if self.settings.vk_mode == "callback":
+            self.vk.callback_ready = True
+            return
+        await self.vk.polling()
+
+    async def _vk_callback(self, request: Request) -> Response:
+        if self.vk is None:
+            return Response("starting", status_code=503)  # VK retries later
+        return await self.vk.callback_endpoint(request)
+
+    def _vk_status(self) -> str:
+        if not vk_enabled(self.settings):
+            return "off"
+        return self.vk.status if self.vk is not None else "starting"
+
+    # -- (end of VK) --------------------------------------------------------------------
     async def _health(self, request: Request) -> Response:
         """Is the service up, and is Telegram connected? (for monitoring)"""
         telegram = self.telegram.status if self.telegram is not None else "starting"
         if not self.settings.telegram_token:
             telegram = "off"
-        ok = telegram in ("ok", "off")
-        return JSONResponse({"ok": ok, "telegram": telegram}, status_code=200 if ok else 503)
+        vk = self._vk_status()
+        ok = telegram in ("ok", "off") and vk in ("ok", "off")
+        body = {"ok": ok, "telegram": telegram} | ({"vk": vk} if vk != "off" else {})
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     async def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         if self.telegram is not None:
             await self.telegram.stop()
+        if self.vk is not None:
+            await self.vk.stop()
         for task in self.tasks:
             task.cancel()
         for task in list(self.tasks):

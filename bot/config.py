@@ -56,6 +56,37 @@ class Settings(BaseSettings):
     )
     telegram_webhook_secret: str | None = None
 
+    # VK (a community bot; on when both the token and the group id are set)
+    vk_token: str | None = Field(default=None, description="The community's access token")
+    vk_group_id: int | None = Field(default=None, description="The community's id (a number)")
+    vk_api_url: str = Field(
+        default="https://api.vk.com/method/", description="Base URL of the VK API methods"
+    )
+    vk_mode: str = Field(default="longpoll", description="longpoll | callback")
+    vk_callback_secret: str | None = Field(
+        default=None, description="The secret set for the Callback API in the community"
+    )
+    vk_confirmation: str | None = Field(
+        default=None, description="The string VK shows to confirm the Callback API server"
+    )
+
+    @field_validator("vk_mode")
+    @classmethod
+    def _vk_mode(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"longpoll", "callback"}:
+            raise ValueError("VK_MODE must be 'longpoll' or 'callback'")
+        return value
+
+    @field_validator(
+        "vk_token", "vk_group_id", "vk_callback_secret", "vk_confirmation", mode="before"
+    )
+    @classmethod
+    def _vk_empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    # (end of VK)
+
     # Service promises shown to families (be honest: these are the centre's real hours)
     consultant_hours: str = Field(
         default="пн–пт 9:00–18:00",

@@ -4,6 +4,6 @@ Importing this package registers every action and option provider in
 `bot.actions.registry.registry`.
 """
 
-from bot.actions import cases, consent, knowledge, orgs, safety, settings, vouchers
+from bot.actions import cases, consent, knowledge, linking, orgs, safety, settings, vouchers
 
-__all__ = ["cases", "consent", "knowledge", "orgs", "safety", "settings", "vouchers"]
+__all__ = ["cases", "consent", "knowledge", "linking", "orgs", "safety", "settings", "vouchers"]

@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import Case, CaseMessage, ChatMessage, Family, Identity, OutboxItem
+from bot.core.notify import preferred_identity
+from bot.storage.models import Case, CaseMessage, Family, Identity, OutboxItem
 
 if TYPE_CHECKING:
     from bot.core.services import Services
@@ -25,18 +26,10 @@ def say(services: Services, language: str, message: str, **values: Any) -> str:
 
 
 async def family_identity(session: AsyncSession, case: Case) -> Identity | None:
-    """The chat to answer the family in: the messenger the case came from, if still
-    reachable, else the one the family used last."""
-    identities = (
-        await session.scalars(
-            select(Identity)
-            .where(Identity.family_id == case.family_id, Identity.blocked_at.is_(None))
-            .order_by(Identity.id.desc())
-        )
-    ).all()
-    same = [i for i in identities if i.channel == case.channel]
-    found = same or list(identities)
-    return found[0] if found else None
+    """The chat to answer the family in: the messenger the family last wrote from
+    (a family linked in Telegram and VK is answered where it is now), among those
+    that still take messages."""
+    return await preferred_identity(session, case.family_id)
 
 
 def tell_family(
@@ -157,9 +150,9 @@ async def delivered(session: AsyncSession, item: OutboxItem, made: str | None) -
     """After the platform accepted an item: remember what it made.
 
     A new topic's id goes to its case; a relayed message's id goes to its
-    CaseMessage (so edits can follow it); a message in the family's chat is
-    recorded for "safe exit" like every message the bot sends there. Edits and
-    topic changes make nothing new (`made` is None).
+    CaseMessage (so edits can follow it). (The outbox itself records every
+    message in a family's chat for "safe exit".) Edits and topic changes make
+    nothing new (`made` is None).
     """
     if made is None:
         return
@@ -174,6 +167,3 @@ async def delivered(session: AsyncSession, item: OutboxItem, made: str | None) -
         await session.execute(
             update(CaseMessage).where(CaseMessage.id == item.case_message_id).values({column: made})
         )
-    identity_id = item.payload.get("identity_id")
-    if isinstance(identity_id, int) and await session.get(Identity, identity_id) is not None:
-        session.add(ChatMessage(identity_id=identity_id, message_id=made, outgoing=True))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -64,6 +64,7 @@ NAV_WORDS = {
     "назад": "back",
     "back": "back",
 }
+SEEN_EVERY = timedelta(minutes=1)  # Identity.last_seen_at is exact to this, or better
 LONG_TEXT = 1500  # characters: a story rather than a question
 SEARCH_CHARS = 600  # the part of a long message worth searching
 
@@ -157,7 +158,10 @@ class FrontDoor:
         """Find or create the family; None for a duplicate delivery of one message."""
         stmt = (
             select(Identity)
-            .options(joinedload(Identity.family).joinedload(Family.conversation))
+            .options(
+                joinedload(Identity.family).joinedload(Family.conversation),
+                joinedload(Identity.family).joinedload(Family.identities),
+            )
             .where(Identity.channel == incoming.channel.value)
             .where(Identity.external_id == incoming.user_id)
             .with_for_update(of=Identity)
@@ -195,6 +199,16 @@ class FrontDoor:
         if identity.chat_id != incoming.chat_id:
             identity.chat_id = incoming.chat_id
         identity.blocked_at = None
+        # Where the family writes from now (answers go there): written at most once a
+        # minute per messenger, and at once when they come back from another messenger.
+        now = utcnow()
+        last_seen = identity.last_seen_at
+        if (
+            last_seen is None
+            or now - last_seen > SEEN_EVERY
+            or any(i.last_seen_at >= last_seen for i in family.identities if i is not identity)
+        ):
+            identity.last_seen_at = now
         if family.language not in translator.languages:
             family.language = translator.pick(family.language)
         turn = Turn(

@@ -1,23 +1,23 @@
 """Messages the service sends by itself, outside a family's turn: a voucher
-issued or redeemed, a reminder before it expires.
+issued or redeemed, a reminder before it expires, a family card decided.
 
-Each channel registers a sender; a message goes to the family's identities in
-the messengers that are connected (a blocked chat is skipped). A family that
-pressed "safe exit" gets nothing it did not ask for. Texts are made
-per family language by the caller's `compose`. The persistent outbound queue
-(platform limits, retries across restarts) replaces the direct send later;
-callers keep this interface.
+A message goes to the one messenger the family last wrote from (a family may
+have linked Telegram and VK; a blocked chat is skipped) through the outbox, so
+platform limits, retries and restarts are handled there. A family that pressed
+"safe exit" gets nothing it did not ask for. Texts are made in the family's
+language by the caller's `compose`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.types import Reply
+from bot.outbound.outbox import Outbox, Priority, reply_payload
 from bot.storage.db import Database
 from bot.storage.models import Family, Identity
 
@@ -26,22 +26,25 @@ log = logging.getLogger(__name__)
 Compose = Callable[[str], Sequence[Reply]]  # language → the messages
 
 
-class Sender(Protocol):
-    async def __call__(self, chat_id: str, replies: Sequence[Reply]) -> bool:
-        """Deliver in order; True when every message was accepted."""
-        ...
+async def preferred_identity(session: AsyncSession, family_id: int) -> Identity | None:
+    """Where the family can be reached now: the messenger it last wrote from."""
+    return await session.scalar(
+        select(Identity)
+        .where(Identity.family_id == family_id, Identity.blocked_at.is_(None))
+        .order_by(Identity.last_seen_at.desc(), Identity.id.desc())
+        .limit(1)
+    )
 
 
 class Notifier:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, outbox: Outbox) -> None:
         self.db = db
-        self.senders: dict[str, Sender] = {}
+        self.outbox = outbox
 
-    def register(self, channel: str, sender: Sender) -> None:
-        self.senders[channel] = sender
-
-    async def to_family(self, family_id: int, compose: Compose) -> bool:
-        """Send to a family in its language; True if at least one messenger took it."""
+    async def to_family(
+        self, family_id: int, compose: Compose, *, priority: int = Priority.NOTICE
+    ) -> bool:
+        """Queue messages to a family in its language; True if it can be reached."""
         async with self.db.session() as session:
             family = await session.get(Family, family_id)
             if family is None:
@@ -51,27 +54,17 @@ class Notifier:
                 # give it away. It finds everything by asking (e.g. «Мои сертификаты»).
                 log.info("a notification was held back: the family asked for quiet")
                 return False
-            identities = (
-                await session.scalars(
-                    select(Identity)
-                    .where(Identity.family_id == family_id, Identity.blocked_at.is_(None))
-                    .order_by(Identity.id.desc())
+            identity = await preferred_identity(session, family_id)
+            if identity is None:
+                log.info("a notification found no messenger to reach the family")
+                return False
+            for reply in compose(family.language):
+                self.outbox.enqueue(
+                    session,
+                    channel=identity.channel,
+                    chat_id=identity.chat_id,
+                    kind="reply",
+                    payload=reply_payload(reply, identity_id=identity.id),
+                    priority=priority,
                 )
-            ).all()
-            language = family.language
-        replies = list(compose(language))
-        delivered = False
-        for identity in identities:
-            sender = self.senders.get(identity.channel)
-            if sender is None:
-                continue
-            try:
-                delivered = await sender(identity.chat_id, replies) or delivered
-            except Exception:  # one messenger failing must not stop the others
-                log.exception("notification via %s failed", identity.channel)
-        if not delivered:
-            log.info("a notification found no connected messenger for the family")
-        return delivered
-
-
-Notify = Callable[[int, Compose], Awaitable[bool]]
+        return True

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from bot.actions import registry as action_registry
 from bot.actions.registry import Registry
 from bot.config import Settings
-from bot.consult.outbox import Outbox
 from bot.core.i18n import Translator
 from bot.core.notify import Notifier
 from bot.journeys.book import JourneyBook
 from bot.journeys.engine import Engine
 from bot.knowledge.base import KnowledgeBase
+from bot.outbound.outbox import Outbox
 from bot.storage.db import Database
 
 
@@ -36,6 +36,7 @@ class Services:
         db = db or Database(settings.database_url, echo=settings.db_echo)
         book = JourneyBook.load(settings.dialogs_dir)
         registry = action_registry.registry
+        outbox = Outbox(db)
         return cls(
             settings=settings,
             db=db,
@@ -44,6 +45,6 @@ class Services:
             knowledge=KnowledgeBase(db, settings.knowledge_dir),
             registry=registry,
             engine=Engine(book, registry),
-            notifier=Notifier(db),
-            outbox=Outbox(db),
+            notifier=Notifier(db, outbox),
+            outbox=outbox,
         )

@@ -77,6 +77,11 @@ class Family(Base):
     # Set by "safe exit": someone else may read this phone, so the service never
     # writes first again (vouchers, reminders); the family can still ask.
     quiet_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Announcements from the centre only with the family's own "yes" (opt-in).
+    announcements_ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    # One-time code to join another messenger to this profile: only its hash is kept.
+    link_hash: Mapped[str | None] = mapped_column(String(64), default=None, unique=True)
+    link_expires: Mapped[datetime | None] = mapped_column(default=None)
 
     identities: Mapped[list[Identity]] = relationship(
         back_populates="family", cascade="all, delete-orphan", passive_deletes=True
@@ -101,6 +106,8 @@ class Identity(Base):
     chat_id: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     blocked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the family last wrote from here: the service answers where they are now.
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     family: Mapped[Family] = relationship(back_populates="identities")
 
@@ -208,7 +215,7 @@ class OutboxItem(Base):
     lane: Mapped[str] = mapped_column(String(160))  # "telegram:<chat>"
     channel: Mapped[str] = mapped_column(String(16))
     chat_id: Mapped[str] = mapped_column(String(128))
-    kind: Mapped[str] = mapped_column(String(16))  # OUTBOX_KINDS (bot.consult.outbox)
+    kind: Mapped[str] = mapped_column(String(16))  # OUTBOX_KINDS (bot.outbound.outbox)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     case_id: Mapped[int | None] = mapped_column(
         ForeignKey("cases.id", ondelete="CASCADE"), default=None, index=True
@@ -221,6 +228,13 @@ class OutboxItem(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     failed_at: Mapped[datetime | None] = mapped_column(default=None)  # gave up (kept to see)
     error: Mapped[str] = mapped_column(String(200), default="")
+    # PRIORITIES (bot.outbound.outbox): urgent first, announcements last.
+    priority: Mapped[int] = mapped_column(Integer, default=2)
+    # Set just before the platform is called: after a crash the item is "in doubt".
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    announcement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("announcements.id", ondelete="CASCADE"), default=None, index=True
+    )
 
 
 class CannedReply(Base):
@@ -549,3 +563,35 @@ class FamilyCard(Base):
         ForeignKey("staff_users.id", ondelete="SET NULL"), default=None
     )
     note: Mapped[str] = mapped_column(Text, default="")  # staff's reason when rejected
+
+
+ANNOUNCEMENT_STATUSES = ("draft", "sending", "stopped", "done")
+
+
+class Announcement(Base):
+    """A message from the centre to the families who agreed to receive them,
+    optionally only in one language, city or family category. It is queued a
+    batch at a time (`cursor`: the last family queued), so stopping it takes
+    effect at once and a restart resumes without sending anyone a second copy."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8), default="")  # "" = every language
+    city: Mapped[str] = mapped_column(String(32), default="")  # "" = anywhere
+    categories: Mapped[list[Any]] = mapped_column(default=list)  # any of these; [] = all
+    status: Mapped[str] = mapped_column(String(12), default="draft")  # ANNOUNCEMENT_STATUSES
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)  # the audience when it started
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    # Sent when the process died, with no answer from the platform: not resent.
+    uncertain: Mapped[int] = mapped_column(Integer, default=0)

@@ -13,15 +13,15 @@ from admin.pages.cards import NOTE_LIMIT
 from bot.core.services import Services
 from bot.storage.models import AuditRecord, Family, FamilyCard, Identity, utcnow
 from tests.admin.conftest import Accounts, StaffClient
-from tests.admin.test_vouchers import FakeSender, flash
+from tests.admin.test_vouchers import flash
+from tests.support.outbox import Recorder
 
 MakeClient = Callable[[str], Awaitable[StaffClient]]
 
 
 @pytest.fixture
-async def cards(services: Services, accounts: Accounts) -> tuple[dict[str, int], FakeSender]:
-    sender = FakeSender()
-    services.notifier.register("telegram", sender)
+async def cards(services: Services, accounts: Accounts) -> tuple[dict[str, int], Recorder]:
+    sender = Recorder(services)
     now = utcnow()
     async with services.db.session() as session:
         families = [Family(), Family(), Family()]
@@ -59,7 +59,7 @@ async def cards(services: Services, accounts: Accounts) -> tuple[dict[str, int],
 
 
 async def test_applications_pending_first_with_categories_in_russian(
-    staff_client: MakeClient, cards: tuple[dict[str, int], FakeSender]
+    staff_client: MakeClient, cards: tuple[dict[str, int], Recorder]
 ) -> None:
     client = await staff_client("admin")
     page = await client.get("/admin/cards")
@@ -78,7 +78,7 @@ async def test_verify_is_audited_and_the_family_told(
     staff_client: MakeClient,
     services: Services,
     accounts: Accounts,
-    cards: tuple[dict[str, int], FakeSender],
+    cards: tuple[dict[str, int], Recorder],
 ) -> None:
     ids, sender = cards
     client = await staff_client("admin")
@@ -96,7 +96,7 @@ async def test_verify_is_audited_and_the_family_told(
     assert record.entity_id == str(card.id)
     assert record.before == {"status": "pending", "note": ""}
     assert record.after == {"status": "verified", "note": ""}
-    [(chat, [reply])] = sender.sent
+    [(chat, [reply])] = await sender.flushed()
     assert chat == "5"
     assert reply.text == (
         "✅ Ваша семейная карта №4829301756 подтверждена. Откройте «Мои сертификаты» в меню, "
@@ -107,7 +107,7 @@ async def test_verify_is_audited_and_the_family_told(
 
 
 async def test_reject_needs_a_reason_which_the_family_reads(
-    staff_client: MakeClient, services: Services, cards: tuple[dict[str, int], FakeSender]
+    staff_client: MakeClient, services: Services, cards: tuple[dict[str, int], Recorder]
 ) -> None:
     ids, sender = cards
     client = await staff_client("admin")
@@ -127,7 +127,7 @@ async def test_reject_needs_a_reason_which_the_family_reads(
         record = await session.scalar(select(AuditRecord).where(AuditRecord.action == "reject"))
     assert card is not None and card.status == "rejected" and card.note == note
     assert record is not None and record.after == {"status": "rejected", "note": note}
-    [(_, [reply])] = sender.sent
+    [(_, [reply])] = await sender.flushed()
     assert note in reply.text and "К сожалению" in reply.text
     # A family out of reach: staff are told so.
     other = await client.post(f"/admin/cards/{ids['later']}/reject", {"note": note})
@@ -137,7 +137,7 @@ async def test_reject_needs_a_reason_which_the_family_reads(
 
 
 async def test_only_the_manager_decides(
-    staff_client: MakeClient, cards: tuple[dict[str, int], FakeSender]
+    staff_client: MakeClient, cards: tuple[dict[str, int], Recorder]
 ) -> None:
     ids, _ = cards
     for role in ("consultant", "editor", "partner"):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +18,6 @@ from starlette.applications import Starlette
 
 from admin.pages import check
 from bot.core.services import Services
-from bot.core.types import Reply
 from bot.storage import throttle
 from bot.storage.models import (
     AuditRecord,
@@ -33,6 +32,7 @@ from bot.storage.models import (
 )
 from bot.vouchers.codes import ALPHABET, display, new_code
 from tests.admin.conftest import Accounts, StaffClient, password_hash, session_client
+from tests.support.outbox import Recorder
 from tests.support.vouchers import make_voucher
 
 MakeClient = Callable[[str], Awaitable[StaffClient]]
@@ -54,29 +54,17 @@ MARKERS = (
 
 
 @dataclass
-class FakeTelegram:
-    """Stands in for the Telegram sender: keeps what the family would receive."""
-
-    sent: list[tuple[str, list[Reply]]] = field(default_factory=list)
-
-    async def __call__(self, chat_id: str, replies: Sequence[Reply]) -> bool:
-        self.sent.append((chat_id, list(replies)))
-        return True
-
-
-@dataclass
 class Shop:
     offer: int  # an offer of the partner user's own shop
     other_offer: int  # an offer of another shop
     family: int
     case: int
-    telegram: FakeTelegram
+    telegram: Recorder
 
 
 @pytest.fixture
 async def shop(services: Services, accounts: Accounts) -> Shop:
-    telegram = FakeTelegram()
-    services.notifier.register("telegram", telegram)
+    telegram = Recorder(services)
     async with services.db.session() as session:
         family = Family(id=FAMILY_ID, language="qzmark")
         issuer = StaffUser(
@@ -237,8 +225,8 @@ async def test_a_valid_code_is_redeemed_once_and_the_family_is_told(
     ]
     assert records[0].user_login == "partner-user"
     # The family hears about it in its messenger.
-    assert len(shop.telegram.sent) == 1
-    chat, replies = shop.telegram.sent[0]
+    assert len(await shop.telegram.flushed()) == 1
+    chat, replies = (await shop.telegram.flushed())[0]
     assert chat == "chat-marker-555" and "использован" in replies[0].text
 
     again = await partner.post("/admin/check/redeem", {"code": code})
@@ -246,7 +234,7 @@ async def test_a_valid_code_is_redeemed_once_and_the_family_is_told(
     assert "Погашено" not in again.text
     used = await partner.post("/admin/check", {"code": display(code)})
     assert "Уже использован" in used.text and "Погасить" not in used.text
-    assert len(shop.telegram.sent) == 1
+    assert len(await shop.telegram.flushed()) == 1
 
     listed = await partner.get("/admin/check")
     assert "Последние погашения" in listed.text and f"…{code[-4:]}" in listed.text
@@ -268,7 +256,7 @@ async def test_the_api_checks_and_redeems_with_the_same_rules(
     assert done["status"] == "redeemed" and done["redeemed"] is True and done["redeemed_at"]
     again = (await api(partner, "redeem", {"code": code})).json()
     assert again["status"] == "redeemed" and again["redeemed"] is False
-    assert len(shop.telegram.sent) == 1
+    assert len(await shop.telegram.flushed()) == 1
 
     for bad in (b"{not json", b"[1, 2]", b'{"code": 7}', b'{"code": "  "}', b"\xff"):
         response = await partner.http.post(
@@ -332,7 +320,7 @@ async def test_mistyped_expired_and_revoked_codes(
     shown = await partner.post("/admin/check/redeem", {"code": revoked})
     assert "Аннулирован" in shown.text and "Погашено" not in shown.text
     assert await status_of(services, revoked) == "revoked"
-    assert shop.telegram.sent == []
+    assert (await shop.telegram.flushed()) == []
 
     empty = await partner.post("/admin/check", {"code": "  "})
     assert empty.status_code == 400 and "Введите код" in empty.text
@@ -476,7 +464,7 @@ async def test_a_hundred_simultaneous_redemptions_succeed_once(
             select(func.count()).select_from(AuditRecord).where(AuditRecord.action == "redeem")
         )
     assert redeemed == 1 and audited == 1
-    assert len(shop.telegram.sent) == 1
+    assert len(await shop.telegram.flushed()) == 1
 
 
 # -- who may use it -------------------------------------------------------------------

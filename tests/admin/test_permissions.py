@@ -15,6 +15,7 @@ from admin.app import all_pages
 from admin.web import Page
 from bot.core.services import Services
 from bot.storage.models import (
+    Announcement,
     AuditRecord,
     CannedReply,
     Case,
@@ -42,6 +43,7 @@ KNOWN_PARAMS = {
     "voucher_id",
     "card_id",
     "reply_id",
+    "announcement_id",
 }
 
 
@@ -66,7 +68,8 @@ async def samples(services: Services, accounts: Accounts) -> dict[str, str]:
         record = AuditRecord(user_login="admin-user", action="update", entity="partner")
         family = Family()
         reply = CannedReply(title="Приветствие", text="Здравствуйте!")
-        session.add_all([offer, request, record, family, reply])
+        announcement = Announcement(text="Праздник в субботу")
+        session.add_all([offer, request, record, family, reply, announcement])
         await session.flush()
         case = Case(
             family_id=family.id,
@@ -103,6 +106,7 @@ async def samples(services: Services, accounts: Accounts) -> dict[str, str]:
             "voucher_id": str(voucher.id),
             "card_id": str(card.id),
             "reply_id": str(reply.id),
+            "announcement_id": str(announcement.id),
         }
 
 

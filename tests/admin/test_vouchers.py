@@ -3,19 +3,18 @@ and re-issuing — as staff use them in the panel."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import unquote
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from admin.pages.vouchers import may_issue
 from admin.web import FLASH_COOKIE
 from bot.core.services import Services
-from bot.core.types import Reply
 from bot.storage.models import (
     AuditRecord,
     Case,
@@ -30,20 +29,9 @@ from bot.storage.models import (
 from bot.vouchers import service
 from bot.vouchers.codes import display
 from tests.admin.conftest import Accounts, StaffClient
+from tests.support.outbox import Recorder
 
 MakeClient = Callable[[str], Awaitable[StaffClient]]
-
-
-@dataclass
-class FakeSender:
-    """A messenger that records what was sent to which chat."""
-
-    sent: list[tuple[str, list[Reply]]] = field(default_factory=list)
-    works: bool = True
-
-    async def __call__(self, chat_id: str, replies: Sequence[Reply]) -> bool:
-        self.sent.append((chat_id, list(replies)))
-        return self.works
 
 
 @dataclass
@@ -54,13 +42,12 @@ class World:
     life: int  # life_certificate offer, quota 2
     new_life: int  # new_life offer, no quota
     shop: int
-    sender: FakeSender
+    sender: Recorder
 
 
 @pytest.fixture
 async def world(services: Services, accounts: Accounts) -> World:
-    sender = FakeSender()
-    services.notifier.register("telegram", sender)
+    sender = Recorder(services)
     async with services.db.session() as session:
         shop = Partner(
             name="Детский магазин «Аистёнок»",
@@ -164,7 +151,7 @@ async def test_issuing_from_a_case_sends_the_family_its_code_and_qr(
     }
     assert voucher.code not in str(record.after) and display(voucher.code) not in str(record.after)
 
-    [(chat, replies)] = world.sender.sent
+    [(chat, replies)] = await world.sender.flushed()
     assert chat == "77"
     [reply] = replies
     assert display(voucher.code) in reply.text
@@ -181,7 +168,8 @@ async def test_issuing_from_a_case_sends_the_family_its_code_and_qr(
 async def test_a_family_out_of_reach_gets_its_code_through_staff(
     staff_client: MakeClient, services: Services, world: World
 ) -> None:
-    world.sender.works = False
+    async with services.db.session() as session:  # the family blocked the bot
+        await session.execute(update(Identity).values(blocked_at=utcnow()))
     client = await staff_client("admin")
     response = await client.post(f"/admin/cases/{world.case}/vouchers", {"offer_id": world.life})
     async with services.db.session() as session:
@@ -205,7 +193,7 @@ async def test_after_a_safe_exit_nothing_is_sent_first(
     response = await client.post(f"/admin/cases/{world.case}/vouchers", {"offer_id": world.life})
     async with services.db.session() as session:
         voucher = (await session.scalars(select(Voucher))).one()
-    assert world.sender.sent == []
+    assert (await world.sender.flushed()) == []
     assert "«Быстрый выход»" in flash(response) and display(voucher.code) in flash(response)
 
 
@@ -224,7 +212,7 @@ async def test_an_exhausted_pool_says_so(
     response = await client.post(f"/admin/cases/{world.case}/vouchers", {"offer_id": world.life})
     assert response.status_code == 400
     assert "закончились (2 из 2)" in response.text
-    assert world.sender.sent == []
+    assert (await world.sender.flushed()) == []
 
 
 async def test_a_closed_case_gets_no_voucher(
@@ -239,7 +227,7 @@ async def test_a_closed_case_gets_no_voucher(
     assert response.status_code == 400
     async with services.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Voucher)) == 0
-    assert world.sender.sent == []
+    assert (await world.sender.flushed()) == []
 
 
 async def test_who_may_issue_is_enforced_on_post(
@@ -388,7 +376,7 @@ async def test_revoke_and_reissue(
             for r in (await session.scalars(select(AuditRecord).order_by(AuditRecord.id))).all()
         ]
     assert actions == [("revoke", str(first.id)), ("reissue", str(fresh.id))]
-    [(_, [reply])] = world.sender.sent
+    [(_, [reply])] = await world.sender.flushed()
     assert display(fresh.code) in reply.text and reply.image
 
     # A revoked code cannot be replaced again (its place went back to the pool).

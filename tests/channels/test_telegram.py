@@ -17,6 +17,7 @@ from bot.core.frontdoor import FrontDoor
 from bot.core.services import Services
 from bot.storage.models import Case, Identity
 from tests.fakes.telegram_api import FakeTelegramServer, FakeUser
+from tests.support.outbox import outbox_worker
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Telegram:
 
 @contextlib.asynccontextmanager
 async def running(services: Services, settings: Settings) -> AsyncIterator[Telegram]:
-    async with FakeTelegramServer() as server:
+    async with FakeTelegramServer() as server, outbox_worker(services):
         settings.telegram_token = server.token
         settings.telegram_api_server = server.base_url
         channel = TelegramChannel(FrontDoor(services), make_bot(settings))
@@ -246,7 +247,15 @@ async def test_restart_in_the_middle_of_a_journey(services: Services, settings: 
         async def run_bot(services: Services) -> tuple[TelegramChannel, asyncio.Task[None]]:
             channel = TelegramChannel(FrontDoor(services), make_bot(settings))
             server.bot_busy = lambda: channel.busy
-            return channel, asyncio.create_task(channel.polling())
+            outbox = asyncio.create_task(services.outbox.run())
+
+            async def both() -> None:
+                try:
+                    await channel.polling()
+                finally:
+                    outbox.cancel()
+
+            return channel, asyncio.create_task(both())
 
         channel, task = await run_bot(services)
         await user.send_command("/start")
@@ -346,9 +355,9 @@ async def test_albums_are_answered_once_and_service_messages_not_at_all(
 async def test_a_crisis_answer_is_never_overtaken_during_an_outage(
     telegram: Telegram, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.channels.telegram import adapter
+    from bot.outbound import outbox
 
-    monkeypatch.setattr(adapter, "TRANSIENT_PAUSE", 0.01)
+    monkeypatch.setattr(outbox, "RETRY_PAUSE", 0.01)
     user = await started(telegram)
     telegram.server.fail_next("sendMessage", error_code=500, description="Internal", times=5)
     await user.send_text("он меня душит помогите")

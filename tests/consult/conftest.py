@@ -105,8 +105,7 @@ async def staff_room(
         settings.consultant_schedule = ALWAYS_OPEN
         app = Application.build(settings, services)
         if fast:  # the pacing is tested on its own; here it would only slow the story
-            services.outbox.pace.private = (100, 1.0)
-            services.outbox.pace.group = (100, 1.0)
+            services.outbox.pace.limits.clear()
         await app.start()
         try:
             await asyncio.wait_for(app.wait_ready(), 30)

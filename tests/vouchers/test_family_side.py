@@ -5,7 +5,6 @@ the verified card and its offers, claiming one), the sweeps' messages, /forget."
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +21,7 @@ from bot.storage.models import Conversation, FamilyCard, Identity, Offer, Partne
 from bot.vouchers import service
 from bot.vouchers.codes import display
 from tests.support.family import TestFamily
+from tests.support.outbox import Recorder
 
 
 def scanned(image: bytes | None) -> str:
@@ -69,21 +69,6 @@ async def issue(services: Services, offer_id: int, family: int, now: datetime | 
     async with services.db.session() as session:
         voucher = await service.issue(session, offer_id=offer_id, family_id=family, now=now)
         return voucher.code
-
-
-class Outbox:
-    """A messenger for the Notifier: what the service sent by itself."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, list[Reply]]] = []
-
-    async def __call__(self, chat_id: str, replies: Sequence[Reply]) -> bool:
-        self.sent.append((chat_id, list(replies)))
-        return True
-
-    @property
-    def texts(self) -> list[str]:
-        return [r.text for _, replies in self.sent for r in replies]
 
 
 # -- «Мои сертификаты» -------------------------------------------------------------
@@ -279,8 +264,7 @@ async def test_a_card_that_is_not_verified_shows_no_offers(
 async def test_sweeps_remind_and_tell_of_expiry_once(
     family: TestFamily, services: Services
 ) -> None:
-    outbox = Outbox()
-    services.notifier.register("cli", outbox)
+    outbox = Recorder(services, channel="cli")
     await family.send("/start")
     start = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
     code = await issue(
@@ -288,24 +272,26 @@ async def test_sweeps_remind_and_tell_of_expiry_once(
     )
 
     assert await voucher_sweep(services, start + timedelta(days=10)) == (0, 0)
-    assert outbox.sent == []
+    assert (await outbox.flushed()) == []
     assert await voucher_sweep(services, start + timedelta(days=28)) == (0, 1)
     assert await voucher_sweep(services, start + timedelta(days=28, hours=1)) == (0, 0)
-    ((chat, (reminder,)),) = outbox.sent
+    ((chat, (reminder,)),) = await outbox.flushed()
     assert chat == family.user and "Напоминаем" in reminder.text
     assert display(code) in reminder.text
 
     assert await voucher_sweep(services, start + timedelta(days=31)) == (1, 0)
     assert await voucher_sweep(services, start + timedelta(days=31, minutes=15)) == (0, 0)
-    assert len(outbox.sent) == 2
-    assert "закончился" in outbox.texts[-1] and "не переживайте" in outbox.texts[-1]
+    assert len(await outbox.flushed()) == 2
+    assert (
+        "закончился" in (await outbox.texts())[-1]
+        and "не переживайте" in (await outbox.texts())[-1]
+    )
     await family.send("мои сертификаты")
     assert "действующих сертификатов нет" in family.text and "истёк срок — 1" in family.text
 
 
 async def test_expiry_long_ago_is_not_news(family: TestFamily, services: Services) -> None:
-    outbox = Outbox()
-    services.notifier.register("cli", outbox)
+    outbox = Recorder(services, channel="cli")
     await family.send("/start")
     start = utcnow() - timedelta(days=60)
     await issue(services, await add_offer(services), await family_id(services, family), start)
@@ -313,7 +299,7 @@ async def test_expiry_long_ago_is_not_news(family: TestFamily, services: Service
     async with services.db.session() as session:
         voucher = await session.scalar(select(Voucher))
         assert voucher is not None and voucher.status == "expired"
-    assert outbox.sent == []
+    assert (await outbox.flushed()) == []
 
 
 async def test_forget_keeps_codes_working_and_says_so(
@@ -340,6 +326,8 @@ async def test_web_chat_shows_images_and_receives_notifications(
     assert reply_json(Reply(text="x"))["image"] is None
     assert reply_json(Reply(text="x", image=png))["image"].startswith("data:image/png;base64,")
     web = WebChat(frontdoor, services.settings)
-    assert await web.notify("visitor-1", [Reply(text="🎁 код", image=png)])
+    services.outbox.register("web", web.courier)
+    assert await services.outbox.send("web", "visitor-1", [Reply(text="🎁 код", image=png)])
+    assert await services.outbox.drain() is None  # through the queue, image and all
     ((_, message),) = web.inbox.since("visitor-1", 0)
     assert message["text"] == "🎁 код" and message["image"].startswith("data:image/png")

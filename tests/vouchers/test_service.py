@@ -175,14 +175,9 @@ async def test_a_family_that_pressed_safe_exit_is_never_written_to_first(
     from bot.core.types import Reply
     from bot.storage.models import Identity
     from bot.vouchers.messages import tell
+    from tests.support.outbox import Recorder
 
-    sent: list[str] = []
-
-    async def sender(chat_id: str, replies: object) -> bool:
-        sent.append(chat_id)
-        return True
-
-    services.notifier.register("telegram", sender)
+    recorder = Recorder(services)
     voucher = await _issue(services, shop, "family0")
     async with services.db.session() as session:
         session.add(
@@ -196,4 +191,4 @@ async def test_a_family_that_pressed_safe_exit_is_never_written_to_first(
     for what in ("redeemed", "reminder", "expired"):
         assert not await tell(services, voucher.id, what)
     assert not await services.notifier.to_family(shop["family0"], lambda _: [Reply("Привет")])
-    assert sent == ["7"]
+    assert [chat for chat, _ in await recorder.flushed()] == ["7"]

@@ -215,9 +215,12 @@ async def test_a_family_that_blocked_the_bot_is_marked_and_skipped(
         assert app.telegram is not None
         long_text = "Очень длинное объяснение. " * 60  # over a caption's 1,024 characters
         picture = qr_png("7KQM2F9XD4HB")
-        sent = await app.telegram.notify(str(user.id), [Reply(text=long_text, image=picture)])
-        assert sent
-        photo, text = user.messages[-2:]
+        async with services.db.session() as session:
+            family_id = await session.scalar(select(Identity.family_id))
+        assert family_id is not None
+        notify = services.notifier.to_family
+        assert await notify(family_id, lambda _: [Reply(text=long_text, image=picture)])
+        photo, text = await user.wait_for_messages(2)
         assert photo.kind == "photo" and not photo.caption and text.text == long_text.strip()
 
         await user.block()
@@ -226,10 +229,11 @@ async def test_a_family_that_blocked_the_bot_is_marked_and_skipped(
             identity = await session.scalar(select(Identity))
             assert identity is not None
             identity.blocked_at = None  # as if the block went unnoticed: the send finds out
-        assert not await app.telegram.notify(str(user.id), [Reply(text="🎁", image=picture)])
+        assert await notify(family_id, lambda _: [Reply(text="🎁", image=picture)])
+        await fake.wait_idle()  # the send finds out and marks the chat
         async with services.db.session() as session:
             identity = await session.scalar(select(Identity))
         assert identity is not None and identity.blocked_at is not None
         # The Notifier skips a blocked chat from now on.
-        assert not await services.notifier.to_family(identity.family_id, lambda _: [Reply("x")])
+        assert not await notify(family_id, lambda _: [Reply("x")])
         fake.assert_no_errors(allow=("bot was blocked",))

@@ -32,6 +32,7 @@ from aiogram.types import (
     Message,
 )
 
+from bot.channels.telegram.courier import PHOTO_NAME, TelegramCourier
 from bot.channels.telegram.partner_desk import PartnerDesk
 from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.render import TelegramMessage, render
@@ -51,7 +52,6 @@ TRANSIENT_PAUSE = 1.0  # seconds, doubled on each retry …
 MAX_PAUSE = 10.0  # … up to this
 ALBUMS_REMEMBERED = 1000
 DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
-PHOTO_NAME = "image.png"  # replies carry PNG images (voucher QR codes)
 
 COMMANDS = {
     "ru": [
@@ -152,6 +152,9 @@ class TelegramChannel:
         self.dispatcher.errors.register(self._on_error)
         self.poller = Poller(bot, self.dispatcher, self.allowed_updates())
         self.webhook_set = False
+        # Everything a family is sent goes through the outbox; this is its Telegram courier.
+        self.outbox = frontdoor.services.outbox
+        self.outbox.register(Channel.TELEGRAM.value, TelegramCourier(bot))
         self._albums: dict[str, None] = {}  # recent media group ids, oldest first
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -247,14 +250,24 @@ class TelegramChannel:
         await self.frontdoor.serve(incoming, deliver)
 
     async def deliver(self, incoming: Incoming, outcome: Outcome) -> None:
-        chat_id = int(incoming.chat_id)
+        """A turn's replies go through the outbox (in order, within the limits);
+        safe exit first drops what still waits and deletes what was sent."""
+        await self.outbox.before_replies(Channel.TELEGRAM.value, incoming.chat_id, outcome.effects)
         for effect in outcome.effects:
             if effect.kind is EffectKind.SAFE_EXIT:
                 await self._wipe(incoming, outcome, effect.message_ids)
+        queued = await self.outbox.send(
+            Channel.TELEGRAM.value, incoming.chat_id, outcome.replies, user_id=incoming.user_id
+        )
+        if not queued and outcome.urgent:
+            # The database is down: a crisis answer still goes out, directly.
+            await self._send_directly(incoming, outcome.replies)
+
+    async def _send_directly(self, incoming: Incoming, replies: Sequence[Reply]) -> None:
+        chat_id = int(incoming.chat_id)
         sent: list[str] = []
         try:
-            for reply in outcome.replies:
-                # An urgent answer is worth waiting for: retry far longer.
+            for reply in replies:
                 attempts = URGENT_ATTEMPTS if reply.urgent else MAX_RETRIES
                 for part in render(reply):
                     result = await self._send(chat_id, part, incoming, attempts)
@@ -265,28 +278,6 @@ class TelegramChannel:
                     sent.append(str(result))
         finally:
             await self.frontdoor.record_sent(incoming, sent)
-
-    async def notify(self, chat_id: str, replies: Sequence[Reply]) -> bool:
-        """A message the service sends by itself (a voucher issued or used): the
-        Notifier's sender for Telegram. True when every part was delivered.
-
-        There is no incoming message here; in a private chat the chat id is the
-        user's id, so one stands in for "who" when the chat turns out to be
-        blocked (marked, as in a turn) and for safe exit's list of sent ids.
-        """
-        incoming = Incoming(Channel.TELEGRAM, user_id=chat_id, chat_id=chat_id)
-        sent: list[str] = []
-        try:
-            for reply in replies:
-                for part in render(reply):
-                    result = await self._send(int(chat_id), part, incoming, MAX_RETRIES)
-                    if result is None:
-                        log.warning("a notification was not delivered; the rest is held back")
-                        return False
-                    sent.append(str(result))
-        finally:
-            await self.frontdoor.record_sent(incoming, sent)
-        return True
 
     async def _send(
         self, chat_id: int, part: TelegramMessage, incoming: Incoming, attempts: int
@@ -359,7 +350,12 @@ class TelegramChannel:
             text = self.frontdoor.services.translator.gettext(
                 outcome.language, texts.WIPE_INCOMPLETE
             )
-            await self._call(lambda: self.bot.send_message(chat_id, text), incoming=incoming)
+            await self.outbox.send(
+                Channel.TELEGRAM.value,
+                incoming.chat_id,
+                [Reply(text, urgent=True)],
+                user_id=incoming.user_id,
+            )
 
     async def _call(
         self,
@@ -416,8 +412,8 @@ class TelegramChannel:
 
     @property
     def busy(self) -> int:
-        """Updates received and not yet fully handled."""
-        return self.poller.in_progress
+        """Updates received and not yet fully handled, or their answers not yet sent."""
+        return self.poller.in_progress + (0 if self.outbox.idle else 1)
 
     async def polling(self) -> None:
         """Receive updates by long polling until cancelled (never gives up)."""

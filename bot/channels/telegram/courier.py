@@ -1,5 +1,6 @@
-"""Delivers outbox items to Telegram: the consultation relay's messages, the
-case topics in the staff group, and alerts.
+"""Delivers outbox items to Telegram: the bot's replies and notices to families,
+the consultation relay's messages, the case topics in the staff group, alerts
+and announcements.
 
 Flood limits come back as `RetryLater` (the outbox pauses the lane and keeps
 the order); answers that can never succeed as `Undeliverable`; anything else
@@ -15,41 +16,65 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import BufferedInputFile, Message
 
-from bot.channels.telegram.render import render
-from bot.consult.outbox import Parcel, RetryLater, Undeliverable
+from bot.channels.telegram.render import TelegramMessage, keyboard, render
+from bot.outbound.outbox import Blocked, Parcel, RetryLater, Undeliverable
 
 # Answers that mean "already so": the item is done.
 ALREADY = ("message is not modified", "topic_not_modified", "topic_closed", "topic_not_closed")
-
-
-def _keyboard(rows: object) -> InlineKeyboardMarkup | None:
-    if not isinstance(rows, list) or not rows:
-        return None
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [InlineKeyboardButton(text=str(label), callback_data=str(data)) for label, data in row]
-            for row in rows
-        ]
-    )
+PHOTO_NAME = "image.png"  # replies carry PNG images (voucher QR codes)
 
 
 class TelegramCourier:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def __call__(self, parcel: Parcel) -> str | None:
+    async def __call__(self, parcel: Parcel) -> list[str]:
         try:
-            return await self._deliver(parcel)
+            if parcel.kind == "reply":
+                return await self._reply(parcel)
+            made = await self._deliver(parcel)
+            return [made] if made is not None else []
         except TelegramRetryAfter as wait:
             raise RetryLater(float(wait.retry_after)) from wait
         except TelegramForbiddenError as error:
-            raise Undeliverable("the bot may not write to this chat") from error
+            raise Blocked("the bot may not write to this chat") from error
         except (TelegramBadRequest, TelegramNotFound) as error:
             if any(phrase in error.message.lower() for phrase in ALREADY):
-                return None
+                return []
             raise Undeliverable(error.message[:150]) from error
+
+    async def _reply(self, parcel: Parcel) -> list[str]:
+        """A family-facing message: formatted text (or a photo with a caption) and
+        buttons. A text Telegram cannot parse goes again as plain text.
+
+        A long reply is several messages; should a later part fail, the whole
+        item is tried again, so those parts may come twice — never be lost.
+        """
+        made: list[str] = []
+        for part in render(parcel.reply()):
+            try:
+                sent = await self._part(int(parcel.chat_id), part, html=True)
+            except TelegramBadRequest as error:
+                if "parse entities" not in error.message.lower():
+                    raise
+                sent = await self._part(int(parcel.chat_id), part, html=False)
+            made.append(str(sent.message_id))
+        return made
+
+    async def _part(self, chat: int, part: TelegramMessage, *, html: bool) -> Message:
+        text = part.html if html else part.plain
+        mode = "HTML" if html and text else None
+        if part.photo is not None:
+            return await self.bot.send_photo(
+                chat,
+                BufferedInputFile(part.photo, PHOTO_NAME),
+                caption=text or None,
+                parse_mode=mode,
+                reply_markup=part.keyboard,
+            )
+        return await self.bot.send_message(chat, text, parse_mode=mode, reply_markup=part.keyboard)
 
     async def _deliver(self, parcel: Parcel) -> str | None:
         bot, payload, chat = self.bot, parcel.payload, int(parcel.chat_id)
@@ -60,17 +85,9 @@ class TelegramCourier:
                 chat,
                 str(payload["text"]),
                 message_thread_id=thread,
-                reply_markup=_keyboard(payload.get("buttons")),
+                reply_markup=keyboard(parcel.reply()),
             )
             return str(sent.message_id)
-        if kind == "reply":
-            last: str | None = None
-            for part in render(parcel.reply()):
-                sent = await bot.send_message(
-                    chat, part.html, parse_mode="HTML", reply_markup=part.keyboard
-                )
-                last = str(sent.message_id)
-            return last
         if kind == "copy":
             copied = await bot.copy_message(
                 chat,

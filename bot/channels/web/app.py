@@ -16,7 +16,6 @@ import logging
 import secrets
 import time
 from collections import defaultdict, deque
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.config import Settings
-from bot.consult.outbox import Parcel, Undeliverable
 from bot.core.frontdoor import FrontDoor
 from bot.core.types import Channel, EffectKind, Incoming, Outcome, Reply
+from bot.outbound.outbox import Parcel, Undeliverable
 
 log = logging.getLogger(__name__)
 
@@ -156,21 +155,14 @@ class WebChat:
         self.per_address = RateLimiter(settings.web_rate_per_minute * 4)
         self._page = (STATIC / "index.html").read_text(encoding="utf-8")
 
-    async def notify(self, chat_id: str, replies: Sequence[Reply]) -> bool:
-        """The Notifier's sender for the web chat: a web identity's chat id is the
-        visitor id, and the page picks the messages up by long polling."""
-        for reply in replies:
-            self.inbox.publish(chat_id, reply_json(reply))
-        return True
-
-    async def courier(self, parcel: Parcel) -> str | None:
-        """The outbox's courier for web visitors (a consultant's words, a rating
-        request): published for the page's long poll."""
+    async def courier(self, parcel: Parcel) -> list[str]:
+        """The outbox's courier for web visitors (a consultant's words, a voucher,
+        a rating request): published for the page's long poll."""
         if parcel.kind != "reply":
             raise Undeliverable(f"a web chat cannot take a {parcel.kind} item")
         sender = str(parcel.payload.get("sender", "bot"))
         self.inbox.publish(parcel.chat_id, reply_json(parcel.reply(), sender))
-        return None
+        return []
 
     # -- pages ------------------------------------------------------------------
     def headers(self) -> dict[str, str]:
