@@ -169,6 +169,14 @@ class Application:
         self.vk = VkChannel(self.frontdoor, self.settings)
         self.services.outbox.register("vk", self.vk.courier)
         if self.settings.vk_mode == "callback":
+            problem = self.vk.callback_problem
+            if problem is not None:
+                log.error(
+                    "VK_MODE=callback needs VK_CALLBACK_SECRET and VK_CONFIRMATION (%s): "
+                    "every VK event is refused until both are set",
+                    problem,
+                )
+                return
             self.vk.callback_ready = True
             return
         await self.vk.polling()

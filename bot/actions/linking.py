@@ -55,6 +55,11 @@ LINK_SAME_CHANNEL = N_(
 )
 
 
+LINK_BOTH_LIVE = N_(
+    "Сейчас вы разговариваете с консультантом в обоих мессенджерах. Сначала, пожалуйста, "
+    "завершите один из этих разговоров — потом профили можно будет связать. Код пока "
+    "не использован."
+)
 LINK_LIVE = N_(
     "Сейчас идёт разговор с консультантом: всё, что вы пишете в этот чат, получает он. "
     "Поэтому код лучше показать здесь, а ввести — в другом мессенджере."
@@ -111,6 +116,8 @@ async def enter_link_code(turn: Turn, args: dict[str, Any]) -> ActionResult:
             message = turn.t(LINK_SAME_FAMILY)
         elif result is linking.Result.SAME_CHANNEL:
             message = turn.t(LINK_SAME_CHANNEL, channel=channel_name(turn, turn.identity.channel))
+        elif result is linking.Result.BOTH_LIVE:
+            message = turn.t(LINK_BOTH_LIVE)
         elif result is linking.Result.LOCKED:
             message = turn.t(LINK_LOCKED)
         elif result is linking.Result.EXPIRED:

@@ -103,15 +103,21 @@ async def forget(turn: Turn, args: dict[str, Any]) -> ActionResult:
         )
         or 0
     )
-    connected = (
-        await session.scalars(select(Identity.channel).where(Identity.family_id == family_id))
+    chats = (
+        await session.execute(
+            select(Identity.channel, Identity.chat_id).where(Identity.family_id == family_id)
+        )
     ).all()
-    identities = len(connected)
-    channels = sorted(set(connected))
+    identities = len(chats)
+    channels = sorted({channel for channel, _ in chats})
     consent = turn.consented
     codes = await active_voucher_count(turn)
     card = await family_card_of(turn)
     nothing = not (answers or cases or requests or consent or codes or card)
+    # Notices and news still waiting for any of the family's chats are not sent
+    # (the conversation's own answers may still go): before the rows are gone.
+    lanes = [f"{channel}:{chat_id}" for channel, chat_id in chats]
+    await turn.services.outbox.withdraw(session, lanes, lowest=Priority.NOTICE)
     session.expunge_all()
     await session.execute(delete(Family).where(Family.id == family_id))
     turn.forgotten = True

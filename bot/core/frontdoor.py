@@ -155,7 +155,16 @@ class FrontDoor:
 
     # -- identity ---------------------------------------------------------------
     async def _open(self, session: AsyncSession, incoming: Incoming) -> Turn | None:
-        """Find or create the family; None for a duplicate delivery of one message."""
+        """Find or create the family; None for a duplicate delivery of one message.
+
+        One turn per family at a time: the in-process lock is per messenger
+        account, and the identity's row lock too, so on PostgreSQL the family's
+        row is locked as well (a linked family may write from Telegram and VK at
+        once, served by different processes; the later turn then reads what the
+        earlier one wrote). The family first, then the identity: the order the
+        deletes take ("delete my data", retention, a merge), so they cannot
+        deadlock with a turn. SQLite runs one writer at a time already.
+        """
         stmt = (
             select(Identity)
             .options(
@@ -166,7 +175,30 @@ class FrontDoor:
             .where(Identity.external_id == incoming.user_id)
             .with_for_update(of=Identity)
         )
-        identity = (await session.scalars(stmt)).unique().first()
+        identity: Identity | None = None
+        found = False
+        if session.get_bind().dialect.name == "postgresql":
+            for _ in range(3):
+                family_id = await session.scalar(
+                    select(Identity.family_id)
+                    .where(Identity.channel == incoming.channel.value)
+                    .where(Identity.external_id == incoming.user_id)
+                )
+                if family_id is None:  # a new family: nothing to lock yet
+                    found = True
+                    break
+                await session.execute(
+                    select(Family.id).where(Family.id == family_id).with_for_update()
+                )
+                identity = (await session.scalars(stmt)).unique().first()
+                if identity is None or identity.family_id == family_id:
+                    found = True
+                    break
+                # Linked into another profile meanwhile: lock that one instead.
+                session.expunge_all()
+                identity = None
+        if not found:
+            identity = (await session.scalars(stmt)).unique().first()
         translator = self.services.translator
         new = identity is None
         if identity is None:

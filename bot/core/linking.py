@@ -3,11 +3,16 @@ in another joins the two profiles into one.
 
 The family that *shows* the code is the target; the family that *types* it is
 the source and is merged into the target in the typing turn's transaction:
-identities, cases, organisation requests, vouchers and (if the target has
-none) the family card move over; the earliest consent and any "safe exit" are
-kept; the target's language, conversation and announcements choice stay (a
-"yes" to announcements is never widened by a merge); then the source family
-row is deleted.
+identities, cases, organisation requests and vouchers move over; of two family
+cards the better one stays (verified > pending > rejected; on a tie the
+target's), the other is deleted on purpose (audited), never by the cascade; the
+earliest consent and any "safe exit" are kept; the target's language,
+conversation position and announcements choice stay (a "yes" to announcements is
+never widened by a merge); the target's answers win, the source's answers the
+target lacks are added; then the source family row is deleted. Two
+conversations each with a live consultation are not joined: one chat is
+finished first (in practice the typing side cannot be in one: its words would
+go to the consultant, see bot/actions/linking.py).
 
 The code: 8 Crockford base32 symbols from `secrets` (40 random bits), shown as
 `XXXX-XXXX`, valid 15 minutes, once; only its SHA-256 is stored. It is read
@@ -34,7 +39,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from bot.storage import throttle
+from bot.storage import audit, throttle
 from bot.storage.models import (
     Case,
     Conversation,
@@ -103,6 +108,7 @@ class Result(StrEnum):
     LOCKED = "locked"  # too many wrong codes: try later
     SAME_FAMILY = "same_family"  # their own code, or this messenger is linked already
     SAME_CHANNEL = "same_channel"  # the profile already has this messenger (another account)
+    BOTH_LIVE = "both_live"  # a consultant talks to each profile now: one chat ends first
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +142,10 @@ async def link(session: AsyncSession, source: Family, identity: Identity, typed:
     target_id = await session.scalar(select(Family.id).where(Family.link_hash == digest))
     if target_id is None:
         return await _failed(session, key, Result.WRONG)
-    # Both rows locked, lowest id first (two families typing each other's codes
-    # at once queue instead of deadlocking); then the code is checked again.
+    # Both rows locked, lowest id first; then the code is checked again. (On
+    # PostgreSQL the turn holds its own family's row already (FrontDoor._open),
+    # so two families typing each other's codes in the same instant can still
+    # deadlock: the database then fails one of the two turns, the other links.)
     first, second = sorted((source.id, target_id))
     await session.execute(
         select(Family.id)
@@ -162,6 +170,8 @@ async def link(session: AsyncSession, source: Family, identity: Identity, typed:
         return Linking(Result.SAME_FAMILY)
     if {i.channel for i in theirs} & {i.channel for i in ours}:
         return Linking(Result.SAME_CHANNEL)
+    if await _live_case(session, target.id) and await _live_case(session, source.id):
+        return Linking(Result.BOTH_LIVE)  # not a wrong code: not counted
     others = tuple(i for i in theirs if i.blocked_at is None and i.channel in NOTICE_CHANNELS)
     await throttle.clear(session, key)
     await _merge(session, source, target)
@@ -186,6 +196,61 @@ async def _failed(session: AsyncSession, key: str, result: Result) -> Linking:
     return Linking(result)
 
 
+async def _live_case(session: AsyncSession, family_id: int) -> int | None:
+    """The case a consultant holds in this family's conversation now, if any."""
+    return await session.scalar(
+        select(Case.id)
+        .join(Conversation, Conversation.live_case_id == Case.id)
+        .where(Conversation.family_id == family_id, Case.status == "open")
+    )
+
+
+# Which of two family cards a merged profile keeps (on a tie: the target's).
+CARD_RANK = {"verified": 2, "pending": 1, "rejected": 0}
+
+
+async def _merge_cards(session: AsyncSession, source: Family, target: Family) -> None:
+    """One card per family: the better one is kept and moved to the target; the
+    other is deleted here, audited, so the source's deletion cascades to no card."""
+    cards = (
+        await session.scalars(
+            select(FamilyCard).where(FamilyCard.family_id.in_((source.id, target.id)))
+        )
+    ).all()
+    ours = next((c for c in cards if c.family_id == target.id), None)
+    theirs = next((c for c in cards if c.family_id == source.id), None)
+    if theirs is None:
+        return
+    kept: FamilyCard = theirs
+    dropped: FamilyCard | None = ours
+    if ours is not None and CARD_RANK.get(theirs.status, 0) <= CARD_RANK.get(ours.status, 0):
+        kept, dropped = ours, theirs
+    if dropped is not None:
+        # The family's categories and ids stay out of the log; the card's status is the point.
+        audit.add(
+            session,
+            None,
+            "delete",
+            "family_card",
+            dropped.id,
+            before={"status": dropped.status},
+            after={"reason": "profiles linked", "kept_card": kept.id, "kept_status": kept.status},
+        )
+        await session.execute(
+            delete(FamilyCard)
+            .where(FamilyCard.id == dropped.id)
+            .execution_options(synchronize_session=False)
+        )
+        log.info("linked profiles had two family cards: kept a %s one", kept.status)
+    if kept.family_id != target.id:
+        await session.execute(
+            update(FamilyCard)
+            .where(FamilyCard.id == kept.id)
+            .values(family_id=target.id)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def _merge(session: AsyncSession, source: Family, target: Family) -> None:
     """Move everything of `source` to `target` and delete `source` (one transaction)."""
     await session.flush()  # this turn's own changes go first (and then go with the rest)
@@ -197,14 +262,7 @@ async def _merge(session: AsyncSession, source: Family, target: Family) -> None:
             .values(family_id=target.id)
             .execution_options(**moved)
         )
-    has_card = await session.scalar(select(FamilyCard.id).where(FamilyCard.family_id == target.id))
-    if has_card is None:
-        await session.execute(
-            update(FamilyCard)
-            .where(FamilyCard.family_id == source.id)
-            .values(family_id=target.id)
-            .execution_options(**moved)
-        )
+    await _merge_cards(session, source, target)
     # The earliest consent that was given (with its version); never one that was not.
     given = [(f.consent_at, f.consent_version) for f in (target, source) if f.consent_at]
     if given:
@@ -225,8 +283,12 @@ async def _merge(session: AsyncSession, source: Family, target: Family) -> None:
             .values(family_id=target.id)
             .execution_options(**moved)
         )
-    elif kept is not None and theirs is not None and kept.live_case_id is None:
-        kept.live_case_id = theirs.live_case_id  # a live chat goes on (its case moved)
+    elif kept is not None and theirs is not None:
+        # The target's answers win; what only the source was told is kept too.
+        kept.vars = {**(theirs.vars or {}), **(kept.vars or {})}
+        if await _live_case(session, target.id) is None:
+            # A live chat goes on (its case moved); two live chats were refused above.
+            kept.live_case_id = await _live_case(session, source.id)
     await session.flush()
     await session.execute(delete(Conversation).where(Conversation.family_id == source.id))
     await session.execute(delete(Family).where(Family.id == source.id))

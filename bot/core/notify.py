@@ -11,7 +11,7 @@ language by the caller's `compose`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,13 +26,16 @@ log = logging.getLogger(__name__)
 Compose = Callable[[str], Sequence[Reply]]  # language → the messages
 
 
-async def preferred_identity(session: AsyncSession, family_id: int) -> Identity | None:
-    """Where the family can be reached now: the messenger it last wrote from."""
+async def preferred_identity(
+    session: AsyncSession, family_id: int, channels: Collection[str] | None = None
+) -> Identity | None:
+    """Where the family can be reached now: the messenger it last wrote from
+    (among `channels`, the messengers connected now, when given)."""
+    query = select(Identity).where(Identity.family_id == family_id, Identity.blocked_at.is_(None))
+    if channels is not None:
+        query = query.where(Identity.channel.in_(list(channels)))
     return await session.scalar(
-        select(Identity)
-        .where(Identity.family_id == family_id, Identity.blocked_at.is_(None))
-        .order_by(Identity.last_seen_at.desc(), Identity.id.desc())
-        .limit(1)
+        query.order_by(Identity.last_seen_at.desc(), Identity.id.desc()).limit(1)
     )
 
 
@@ -54,7 +57,7 @@ class Notifier:
                 # give it away. It finds everything by asking (e.g. «Мои сертификаты»).
                 log.info("a notification was held back: the family asked for quiet")
                 return False
-            identity = await preferred_identity(session, family_id)
+            identity = await preferred_identity(session, family_id, self.outbox.couriers)
             if identity is None:
                 log.info("a notification found no messenger to reach the family")
                 return False

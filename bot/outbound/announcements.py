@@ -11,7 +11,11 @@ the lowest priority, so a consultant's answer never waits behind ten thousand
 news items. Each batch moves the announcement's `cursor` (the last family id
 queued) in the same transaction as the items it queues: a crash or a restart
 queues nobody twice, and stopping it withdraws everything not yet handed to the
-platform. A family linked in two messengers gets one copy, where it was last seen.
+platform. A family linked in two messengers gets one copy, where it was last seen
+among the messengers connected now (a family reachable only in a messenger that
+is off is skipped, and logged); while no messenger is connected at all nothing
+is queued. Each item names the chat's identity, so "safe exit" can delete it
+from the chat like any other message.
 
 Progress is counted by outbox hooks (`sent`, `failed`, `uncertain`); an item the
 process was sending when it died is "uncertain" and never resent.
@@ -51,8 +55,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MESSENGERS = ("telegram", "vk")  # where the centre can write first (not the web chat)
-LOW = 100  # fewer of an announcement's items than this waiting: queue the next batch
-BATCH = 500  # families queued at a time
+LOW = 60  # fewer of an announcement's items than this waiting: queue the next batch
+BATCH = 120  # families queued at a time (a short write: turns wait for it on SQLite)
 RATE = 25.0  # messages a second the platforms take from us (for the ETA)
 TEXT_MAX = 3500  # one Telegram/VK message, with room for the line below
 TICK = 1.0  # seconds between looks
@@ -327,6 +331,9 @@ class Feeder:
         )
         if waiting >= self.low:
             return
+        connected = [c for c in MESSENGERS if c in self.services.outbox.couriers]
+        if not connected:  # starting up, or every messenger is off: wait, skip nobody
+            return
         next_ids = (
             audience(announcement)
             .where(Family.id > announcement.cursor)
@@ -343,7 +350,8 @@ class Feeder:
                 )
                 log.info("announcement %d is done", announcement.id)
             return
-        chats = await _preferred(session, ids)
+        chats = await _preferred(session, ids, connected)
+        skipped = len(ids) - len(chats)
         # The cursor moves only if nobody moved it or stopped the announcement
         # meanwhile (another process, a stop): then this batch is queued, or none of it.
         moved = _rows(
@@ -360,18 +368,26 @@ class Feeder:
         )
         if not moved:
             return
+        if skipped:
+            log.info(
+                "announcement %d: %d families reachable only in a messenger not connected now; "
+                "skipped",
+                announcement.id,
+                skipped,
+            )
         for family_id in ids:
             chat = chats.get(family_id)
             if chat is None:
                 continue
-            channel, chat_id, language = chat
+            identity_id, channel, chat_id, language = chat
             self.services.outbox.enqueue(
                 session,
                 channel=channel,
                 chat_id=chat_id,
                 kind="reply",
                 payload=reply_payload(
-                    Reply(family_text(self.services, announcement.text, language))
+                    Reply(family_text(self.services, announcement.text, language)),
+                    identity_id=identity_id,
                 ),
                 priority=Priority.ANNOUNCEMENT,
                 announcement_id=announcement.id,
@@ -399,23 +415,30 @@ class Feeder:
 
 
 async def _preferred(
-    session: AsyncSession, family_ids: list[int]
-) -> dict[int, tuple[str, str, str]]:
-    """Each family's one chat to write to (channel, chat id, the family's language):
-    the messenger where it was seen last, not blocked."""
+    session: AsyncSession, family_ids: list[int], channels: list[str]
+) -> dict[int, tuple[int, str, str, str]]:
+    """Each family's one chat to write to (identity id, channel, chat id, the
+    family's language): among `channels` (the messengers connected now), the one
+    where it was seen last, not blocked."""
     rows = (
         await session.execute(
-            select(Identity.family_id, Identity.channel, Identity.chat_id, Family.language)
+            select(
+                Identity.family_id,
+                Identity.id,
+                Identity.channel,
+                Identity.chat_id,
+                Family.language,
+            )
             .join(Family, Family.id == Identity.family_id)
             .where(
                 Identity.family_id.in_(family_ids),
-                Identity.channel.in_(MESSENGERS),
+                Identity.channel.in_([c for c in channels if c in MESSENGERS]),
                 Identity.blocked_at.is_(None),
             )
             .order_by(Identity.family_id, Identity.last_seen_at.desc(), Identity.id.desc())
         )
     ).all()
-    chats: dict[int, tuple[str, str, str]] = {}
-    for family_id, channel, chat_id, language in rows:
-        chats.setdefault(family_id, (channel, chat_id, language))
+    chats: dict[int, tuple[int, str, str, str]] = {}
+    for family_id, identity_id, channel, chat_id, language in rows:
+        chats.setdefault(family_id, (identity_id, channel, chat_id, language))
     return chats

@@ -33,15 +33,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
+from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import case, delete, event, func, select, update
+from sqlalchemy import and_, bindparam, case, delete, event, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from bot.core.types import Button, Effect, EffectKind, Reply
+from bot.core.types import Button, Reply
 from bot.outbound.pace import Pace
 from bot.storage.db import Database
-from bot.storage.models import Case, ChatMessage, Identity, OutboxItem, utcnow
+from bot.storage.models import Case, ChatMessage, Identity, OutboxItem, WorkerLease, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +78,16 @@ BLOCKED = "blocked: the person does not accept messages from the bot"
 IDEMPOTENT = frozenset({"vk"})  # the platform ignores a repeated message key
 MAX_ATTEMPTS = 30  # for faults other than flood limits (which are simply waited out)
 RETRY_PAUSE = 1.0  # seconds after a network or server fault, doubled each time …
-MAX_PAUSE = {Priority.URGENT: 10.0, Priority.CONSULT: 30.0}  # … up to this (others: 300 s)
+MAX_PAUSE = {Priority.URGENT: 10.0, Priority.CONSULT: 30.0, Priority.REPLY: 60.0}  # … (else 300 s)
 IDLE_POLL = 1.0  # seconds between looks for rows written by another process
-HEADS_READ = 1000  # lanes looked at per round; announcements are fed in batches
+HEADS_READ = 100  # lanes ready now looked at per round (most important first)
+LEASE = "outbox"  # one process per database delivers (WorkerLease)
+LEASE_SECONDS = 15.0  # a holder that stops renewing is replaced after this
+RENEW_EVERY = 5.0
+LEASE_LOOK = 5.0  # seconds between looks by a process that does not hold the lease
+STOP_WAIT = 5.0  # on shutdown, deliveries under way get this long to finish
+BOOK_ATTEMPTS = 3  # recording an outcome is retried this often …
+BOOK_PAUSE = 0.5  # … after this many seconds (growing)
 
 
 class RetryLater(Exception):
@@ -94,6 +104,15 @@ class Undeliverable(Exception):
 
 class Blocked(Undeliverable):
     """The person blocked the bot or forbade it to write."""
+
+
+class PartlySent(Exception):
+    """Some messages of a multi-message item went out before `cause` stopped it."""
+
+    def __init__(self, made: list[str], cause: Exception) -> None:
+        super().__init__(f"{len(made)} part(s) sent, then {type(cause).__name__}")
+        self.made = made
+        self.cause = cause
 
 
 def reply_payload(reply: Reply, **extra: Any) -> dict[str, Any]:
@@ -168,7 +187,10 @@ class Outbox:
         self._wake = asyncio.Event()
         self._waiting = False  # the last round left items for later (a limit, a retry)
         self._round = False  # a round of delivery is under way
-        self._recovered = False
+        self._flying: dict[str, asyncio.Task[None]] = {}  # lane → its delivery under way
+        self._started: dict[int, float] = {}  # item id → when it was handed over (pace)
+        self.holder = secrets.token_hex(8)  # this process, in WorkerLease
+        self._leased_until = 0.0  # monotonic time the lease runs out (0: not held)
 
     def register(self, channel: str, courier: Courier) -> None:
         self.couriers[channel] = courier
@@ -180,7 +202,9 @@ class Outbox:
     @property
     def idle(self) -> bool:
         """Nothing due, waiting or in flight for a connected messenger (tests wait on it)."""
-        return not self._wake.is_set() and not self._round and not self._waiting
+        return (
+            not self._wake.is_set() and not self._round and not self._waiting and not self._flying
+        )
 
     def enqueue(
         self,
@@ -258,21 +282,6 @@ class Outbox:
             return False
         return True
 
-    async def before_replies(self, channel: str, chat_id: str, effects: Sequence[Effect]) -> None:
-        """What a turn's effects mean for messages still waiting for this chat:
-        after "safe exit" nothing is sent; after "delete my data" no notices or
-        news (the family asked to be forgotten), only the conversation's answers."""
-        kinds = {effect.kind for effect in effects}
-        if EffectKind.SAFE_EXIT in kinds:
-            await self.drop_lane(channel, chat_id)
-        elif EffectKind.FORGET in kinds:
-            await self.drop_lane(channel, chat_id, lowest=Priority.NOTICE)
-
-    async def drop_lane(self, channel: str, chat_id: str, *, lowest: int = Priority.URGENT) -> int:
-        """Withdraw what still waits for this chat, from priority `lowest` down."""
-        async with self.db.session() as session:
-            return await self.withdraw(session, [f"{channel}:{chat_id}"], lowest=lowest)
-
     async def withdraw(
         self, session: AsyncSession, lanes: Sequence[str], *, lowest: int = Priority.URGENT
     ) -> int:
@@ -299,34 +308,88 @@ class Outbox:
 
     # -- the worker ---------------------------------------------------------------
     async def run(self) -> None:
-        """Deliver until cancelled."""
-        while True:
-            self._round = True
-            self._wake.clear()
-            try:
-                if not self._recovered:
-                    await self.recover()
-                pause = await self.drain()
-            except Exception:
-                log.exception("the outbox could not be read; retrying")
-                pause = 5.0
-            finally:
-                self._round = False
-            self._waiting = pause is not None
-            timeout = IDLE_POLL if pause is None else max(0.01, min(pause, IDLE_POLL))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+        """Deliver until cancelled, while this process holds the lease."""
+        try:
+            while True:
+                self._round = True
+                self._wake.clear()
+                try:
+                    pause = await self._step() if await self._hold_lease() else LEASE_LOOK
+                except Exception:
+                    log.exception("the outbox could not be read; retrying")
+                    pause = 5.0
+                finally:
+                    self._round = False
+                self._waiting = pause is not None
+                timeout = IDLE_POLL if pause is None else max(0.01, min(pause, IDLE_POLL))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+        finally:
+            await self._stop()
 
-    async def recover(self) -> None:
-        """Items claimed by a process that stopped: send again, or count as in doubt."""
-        async with self.db.session() as session:
-            claimed = (
-                await session.scalars(
-                    select(OutboxItem).where(
-                        OutboxItem.claimed_at.is_not(None), OutboxItem.failed_at.is_(None)
+    async def _stop(self) -> None:
+        """Let deliveries under way finish (briefly), then give the lease up."""
+        flying = list(self._flying.values())
+        if flying:
+            _done, pending = await asyncio.wait(flying, timeout=STOP_WAIT)
+            for task in pending:  # left claimed: the next holder treats them as in doubt
+                task.cancel()
+        if self._leased_until:
+            with contextlib.suppress(Exception):
+                async with self.db.session() as session:
+                    await session.execute(
+                        delete(WorkerLease).where(
+                            WorkerLease.name == LEASE, WorkerLease.holder == self.holder
+                        )
                     )
+            self._leased_until = 0.0
+
+    async def _hold_lease(self) -> bool:
+        """Take or renew the lease; recover the items of a holder that died."""
+        now_mono = time.monotonic()
+        if self._leased_until - now_mono > LEASE_SECONDS - RENEW_EVERY:
+            return True
+        now = utcnow()
+        until = now + timedelta(seconds=LEASE_SECONDS)
+        async with self.db.session() as session:
+            taken = await session.execute(
+                update(WorkerLease)
+                .where(
+                    WorkerLease.name == LEASE,
+                    or_(WorkerLease.holder == self.holder, WorkerLease.expires_at < now),
                 )
-            ).all()
+                .values(holder=self.holder, expires_at=until)
+            )
+            held = bool(getattr(taken, "rowcount", 0))
+        if not held:
+            try:
+                async with self.db.session() as session:
+                    if await session.get(WorkerLease, LEASE) is None:
+                        session.add(WorkerLease(name=LEASE, holder=self.holder, expires_at=until))
+                        held = True
+            except IntegrityError:  # another process took it first
+                held = False
+        if not held:
+            if self._leased_until:
+                log.warning("another process took over the outbox; this one stops sending")
+            self._leased_until = 0.0
+            return False
+        if not self._leased_until:
+            await self.recover()  # items a stopped holder had in flight
+        self._leased_until = now_mono + LEASE_SECONDS
+        return True
+
+    async def recover(self, ids: Sequence[int] | None = None) -> None:
+        """Items claimed by a process that stopped (or whose bookkeeping failed):
+        send again, or, for an announcement on a platform without idempotency
+        keys, count as in doubt — never twice."""
+        query = select(OutboxItem).where(
+            OutboxItem.claimed_at.is_not(None), OutboxItem.failed_at.is_(None)
+        )
+        if ids is not None:
+            query = query.where(OutboxItem.id.in_(ids))
+        async with self.db.session() as session:
+            claimed = (await session.scalars(query)).all()
             resend = []
             for item in claimed:
                 if item.priority >= Priority.ANNOUNCEMENT and item.channel not in IDEMPOTENT:
@@ -341,148 +404,225 @@ class Outbox:
                     update(OutboxItem).where(OutboxItem.id.in_(resend)).values(claimed_at=None)
                 )
         if claimed:
-            log.warning("%d outbox item(s) were in flight when the service stopped", len(claimed))
-        self._recovered = True
+            log.warning("%d outbox item(s) were in flight when last seen", len(claimed))
 
     async def drain(self) -> float | None:
-        """Deliver everything that may go now; seconds until the next item is due."""
+        """Deliver everything that may go now and wait for it (tests, scripts);
+        seconds until the next item is due."""
         while True:
-            heads = await self._heads()
-            now_mono = time.monotonic()
-            now = utcnow()
-            ready: list[Parcel] = []
-            pause: float | None = None
-            for parcel, not_before, claimed in heads:
-                if claimed or parcel.channel not in self.couriers:
-                    continue  # in flight, or that messenger is not connected (yet)
-                wait = max(
-                    (not_before - now).total_seconds(),
-                    self.pace.lane_wait(parcel.channel, parcel.chat_id, now_mono),
-                    self.pace.overall_wait(parcel.channel, now_mono),
-                )
-                if wait > 0:
-                    pause = wait if pause is None else min(pause, wait)
+            pause = await self._step()
+            flying = list(self._flying.values())
+            if not flying:
+                if pause == 0.0:  # stale claims were just recovered: look again
                     continue
-                self.pace.note(parcel.channel, parcel.chat_id, now_mono)
-                ready.append(parcel)
-            if not ready:
                 return pause
-            await self._claim([p.id for p in ready])
-            await asyncio.gather(*(self._deliver(p) for p in ready))
+            await asyncio.gather(*flying, return_exceptions=True)
 
-    async def _heads(self) -> list[tuple[Parcel, datetime, bool]]:
-        """The first item of every lane: an item in flight first, then the
-        conversation in arrival order, then notices, then announcements."""
-        in_flight = case((OutboxItem.claimed_at.is_(None), 1), else_=0)
-        rank = case((OutboxItem.priority <= int(CONVERSATION), 0), else_=OutboxItem.priority)
-        numbered = (
-            select(
-                OutboxItem.id.label("id"),
-                func.row_number()
-                .over(partition_by=OutboxItem.lane, order_by=(in_flight, rank, OutboxItem.id))
-                .label("place"),
+    async def _step(self) -> float | None:
+        """Start delivering every lane head that may go now; seconds until the
+        next is due. A delivery runs on its own: one slow call never holds the
+        other chats."""
+        heads, later = await self._heads()
+        now_mono = time.monotonic()
+        now = utcnow()
+        ready: list[_Head] = []
+        stale: list[int] = []
+        pause = None if later is None else max(0.01, (later - now).total_seconds())
+        for head in heads:
+            if head.lane in self._flying:
+                continue
+            if head.claimed:  # claimed, yet not in flight here: a crash or lost bookkeeping
+                stale.append(head.id)
+                continue
+            wait = max(
+                (head.not_before - now).total_seconds(),
+                self.pace.lane_wait(head.channel, head.chat_id, now_mono),
+                self.pace.overall_wait(head.channel, now_mono),
             )
-            .where(OutboxItem.failed_at.is_(None))
-            .subquery()
-        )
+            if wait > 0:
+                pause = wait if pause is None else min(pause, wait)
+                continue
+            self.pace.note(head.channel, head.chat_id, now_mono)
+            self._started[head.id] = now_mono
+            ready.append(head)
+        if stale:
+            await self.recover(stale)
+            return 0.0
+        parcels = await self._claim(ready)
+        for gone in {h.id for h in ready} - {p.id for p in parcels}:
+            self._started.pop(gone, None)  # taken meanwhile (withdrawn, deleted)
+        for parcel in parcels:
+            lane = f"{parcel.channel}:{parcel.chat_id}"
+            task = asyncio.create_task(self._deliver(parcel))
+            self._flying[lane] = task
+            task.add_done_callback(partial(self._landed, lane))
+        return pause
+
+    def _landed(self, lane: str, _task: asyncio.Task[None]) -> None:
+        self._flying.pop(lane, None)
+        self.poke()
+
+    async def _heads(self) -> tuple[list[_Head], datetime | None]:
+        """The first item of every lane of a connected messenger, most important
+        first (see `_HEADS`)."""
+        values = {"channels": list(self.couriers), "now": utcnow()}
         async with self.db.session() as session:
+            flying = (await session.execute(_FLYING, values)).all()
+            rows = (await session.execute(_HEADS, values)).all()
+            later = await session.scalar(_NEXT_DUE, values)
+        busy = {row.lane for row in flying}  # a lane with an item in flight waits for it
+        heads = [_Head(*row) for row in flying]
+        heads += [_Head(*row) for row in rows if row.lane not in busy]
+        return heads, later  # later: when a lane waiting for a retry is due
+
+    async def _claim(self, heads: list[_Head]) -> list[Parcel]:
+        """Mark the items as being sent (one statement) and read what to send."""
+        if not heads:
+            return []
+        ids = [h.id for h in heads]
+        async with self.db.session() as session:
+            await session.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.id.in_(ids),
+                    OutboxItem.claimed_at.is_(None),
+                    OutboxItem.failed_at.is_(None),
+                )
+                .values(claimed_at=utcnow())
+            )
             rows = (
                 await session.execute(
                     select(OutboxItem, Case.thread_id)
-                    .join(numbered, numbered.c.id == OutboxItem.id)
                     .outerjoin(Case, Case.id == OutboxItem.case_id)
-                    .where(numbered.c.place == 1)
+                    .where(OutboxItem.id.in_(ids), OutboxItem.claimed_at.is_not(None))
                     .order_by(OutboxItem.priority, OutboxItem.id)
-                    .limit(HEADS_READ)
                 )
             ).all()
         return [
-            (
-                Parcel(
-                    item.id,
-                    item.channel,
-                    item.chat_id,
-                    item.kind,
-                    dict(item.payload),
-                    thread if item.payload.get("thread") else None,
-                    item.attempts,
-                    item.priority,
-                ),
-                item.not_before,
-                item.claimed_at is not None,
+            Parcel(
+                item.id,
+                item.channel,
+                item.chat_id,
+                item.kind,
+                dict(item.payload),
+                thread if item.payload.get("thread") else None,
+                item.attempts,
+                item.priority,
             )
             for item, thread in rows
         ]
 
-    async def _claim(self, ids: list[int]) -> None:
-        async with self.db.session() as session:
-            await session.execute(
-                update(OutboxItem).where(OutboxItem.id.in_(ids)).values(claimed_at=utcnow())
-            )
-
     async def _deliver(self, parcel: Parcel) -> None:
         courier = self.couriers[parcel.channel]
         try:
-            made = await courier(parcel)
+            try:
+                try:
+                    made = await courier(parcel)
+                finally:
+                    started = self._started.pop(parcel.id, None)
+                    if started is not None:
+                        self.pace.answered(
+                            parcel.channel, parcel.chat_id, started, time.monotonic()
+                        )
+            except PartlySent as partly:
+                # Some messages of a long reply went out: remember them (safe exit
+                # deletes them; a retry starts after them), then handle the fault.
+                await self._book(self._progress, parcel, partly.made)
+                self._paced(parcel, len(partly.made) - 1)
+                raise partly.cause from None
         except RetryLater as wait:
             log.info("flood limit on a %s lane: waiting %.0f s", parcel.channel, wait.seconds)
-            await self._later(parcel, wait.seconds, count=False)
+            await self._retry(parcel, wait.seconds)
         except Blocked:
             log.info("a %s chat does not accept messages; marked as blocked", parcel.channel)
-            await self._fail(parcel, BLOCKED, blocked=True)
+            await self._book(self._fail, parcel, BLOCKED, True)
         except Undeliverable as reason:
             log.warning(
                 "outbox item %d (%s) cannot be delivered: %s", parcel.id, parcel.kind, reason
             )
-            await self._fail(parcel, str(reason))
+            await self._book(self._fail, parcel, str(reason), False)
+        except asyncio.CancelledError:
+            raise
         except Exception as error:  # network, server: back off and try again
-            if parcel.attempts + 1 >= MAX_ATTEMPTS:
-                log.error("outbox item %d failed %d times; giving up", parcel.id, MAX_ATTEMPTS)
-                await self._fail(parcel, type(error).__name__)
-            else:
-                log.warning(
-                    "outbox item %d failed (%s); will retry", parcel.id, type(error).__name__
-                )
-                longest = MAX_PAUSE.get(Priority(parcel.priority), 300.0)
-                await self._later(
-                    parcel, min(RETRY_PAUSE * 2.0**parcel.attempts, longest), count=True
-                )
+            log.warning("outbox item %d failed (%s)", parcel.id, type(error).__name__)
+            longest = MAX_PAUSE.get(Priority(parcel.priority), 300.0)
+            await self._retry(parcel, min(RETRY_PAUSE * 2.0**parcel.attempts, longest))
         else:
-            await self._done(parcel, made)
+            self._paced(parcel, len(made) - 1)
+            await self._book(self._done, parcel, made)
+
+    def _paced(self, parcel: Parcel, extra: int) -> None:
+        """A long reply is several messages: each counts towards the limits."""
+        now = time.monotonic()
+        for _ in range(max(0, extra)):
+            self.pace.note(parcel.channel, parcel.chat_id, now)
+
+    async def _retry(self, parcel: Parcel, seconds: float) -> None:
+        if parcel.attempts + 1 >= MAX_ATTEMPTS:
+            log.error("outbox item %d failed %d times; giving up", parcel.id, MAX_ATTEMPTS)
+            await self._book(self._fail, parcel, "too many failed attempts", False)
+        else:
+            await self._book(self._later, parcel, seconds)
+
+    async def _book(self, step: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Record an outcome; a database hiccup is retried. If it keeps failing the
+        item stays claimed and is picked up as stale later (never sent twice silently)."""
+        for attempt in range(BOOK_ATTEMPTS):
+            try:
+                await step(*args)
+                return
+            except Exception:
+                if attempt == BOOK_ATTEMPTS - 1:
+                    log.exception("an outbox outcome could not be recorded")
+                    return
+                await asyncio.sleep(BOOK_PAUSE * (attempt + 1))
+
+    async def _progress(self, parcel: Parcel, made: list[str]) -> None:
+        async with self.db.session() as session:
+            item = await session.get(OutboxItem, parcel.id)
+            if item is None:
+                return
+            await self._record(session, item, made)
+            payload = dict(item.payload)
+            payload["sent_parts"] = int(payload.get("sent_parts", 0)) + len(made)
+            item.payload = payload
+
+    @staticmethod
+    async def _record(session: AsyncSession, item: OutboxItem, made: list[str]) -> None:
+        """Every message in a family's chat is remembered for "safe exit"."""
+        identity_id = item.payload.get("identity_id")
+        if (
+            made
+            and isinstance(identity_id, int)
+            and await session.get(Identity, identity_id) is not None
+        ):
+            session.add_all(
+                ChatMessage(identity_id=identity_id, message_id=m, outgoing=True) for m in made
+            )
 
     async def _done(self, parcel: Parcel, made: list[str]) -> None:
         async with self.db.session() as session:
             item = await session.get(OutboxItem, parcel.id)
             if item is None:  # deleted meanwhile (the family's data was deleted)
                 return
-            identity_id = item.payload.get("identity_id")
-            # Every message in a family's chat is remembered for "safe exit".
-            if (
-                made
-                and isinstance(identity_id, int)
-                and await session.get(Identity, identity_id) is not None
-            ):
-                session.add_all(
-                    ChatMessage(identity_id=identity_id, message_id=m, outgoing=True) for m in made
-                )
+            await self._record(session, item, made)
             for hook in self.on_delivered:
                 await hook(session, item, made[-1] if made else None)
             await session.execute(delete(OutboxItem).where(OutboxItem.id == parcel.id))
 
-    async def _later(self, parcel: Parcel, seconds: float, *, count: bool) -> None:
-        values: dict[str, Any] = {
-            "not_before": utcnow() + timedelta(seconds=seconds),
-            "claimed_at": None,
-        }
-        if count:
-            values["attempts"] = OutboxItem.attempts + 1
+    async def _later(self, parcel: Parcel, seconds: float) -> None:
         async with self.db.session() as session:
             await session.execute(
-                update(OutboxItem).where(OutboxItem.id == parcel.id).values(**values)
+                update(OutboxItem)
+                .where(OutboxItem.id == parcel.id)
+                .values(
+                    not_before=utcnow() + timedelta(seconds=seconds),
+                    claimed_at=None,
+                    attempts=OutboxItem.attempts + 1,
+                )
             )
-        self.poke()
 
-    async def _fail(self, parcel: Parcel, reason: str, *, blocked: bool = False) -> None:
+    async def _fail(self, parcel: Parcel, reason: str, blocked: bool) -> None:
         async with self.db.session() as session:
             item = await session.get(OutboxItem, parcel.id)
             if item is None:
@@ -511,3 +651,74 @@ class Outbox:
                 select(func.count()).select_from(OutboxItem).where(OutboxItem.failed_at.is_(None))
             )
         return int(count or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """A lane's first item, without its payload (read only when it goes)."""
+
+    id: int
+    lane: str
+    channel: str
+    chat_id: str
+    priority: int
+    not_before: datetime
+    claimed: bool
+
+
+def _rank(item: Any) -> Any:
+    """A lane's order: a crisis answer, the conversation, notices, announcements."""
+    return case(
+        (item.priority <= int(Priority.URGENT), 0),
+        (item.priority <= int(CONVERSATION), 1),
+        else_=item.priority,
+    )
+
+
+def _head_statements() -> tuple[Any, Any, Any]:
+    """Built once. The heads: waiting items with nothing before them in their
+    lane — an index probe per candidate (lanes are short), walking the waiting
+    items in priority order and stopping at HEADS_READ, so a round costs the
+    same however long the queue is."""
+    earlier = aliased(OutboxItem)
+    connected = OutboxItem.channel.in_(bindparam("channels", expanding=True))
+    before = (
+        select(earlier.id)
+        .where(
+            earlier.lane == OutboxItem.lane,
+            earlier.failed_at.is_(None),
+            earlier.claimed_at.is_(None),
+            or_(
+                _rank(earlier) < _rank(OutboxItem),
+                and_(_rank(earlier) == _rank(OutboxItem), earlier.id < OutboxItem.id),
+            ),
+        )
+        .exists()
+    )
+    columns = (
+        OutboxItem.id,
+        OutboxItem.lane,
+        OutboxItem.channel,
+        OutboxItem.chat_id,
+        OutboxItem.priority,
+        OutboxItem.not_before,
+        OutboxItem.claimed_at.is_not(None),
+    )
+    flying = select(*columns).where(
+        OutboxItem.claimed_at.is_not(None), OutboxItem.failed_at.is_(None), connected
+    )
+    waiting = (OutboxItem.failed_at.is_(None), OutboxItem.claimed_at.is_(None), connected)
+    now = bindparam("now", type_=OutboxItem.__table__.c.not_before.type)
+    heads = (
+        select(*columns)
+        .where(*waiting, OutboxItem.not_before <= now, ~before)
+        .order_by(OutboxItem.priority, OutboxItem.id)
+        .limit(HEADS_READ)
+    )
+    # A head waiting for a retry keeps its lane (nothing overtakes it in `before`);
+    # this says when the first such wait is over.
+    next_due = select(func.min(OutboxItem.not_before)).where(*waiting, OutboxItem.not_before > now)
+    return flying, heads, next_due
+
+
+_FLYING, _HEADS, _NEXT_DUE = _head_statements()

@@ -6,8 +6,11 @@ are tolerated), 20 a minute into one group, about 30 a second overall.
 VK: 20 API calls a second for a community token; no published per-chat limit,
 so the same per-chat pace as Telegram keeps a conversation readable.
 
-A limit is "at most `count` messages in any `window` seconds", counted when a
-message is handed to the platform.
+A limit is "at most `count` messages in any `window` seconds". A message is
+counted from the moment it is handed over and, once the platform has answered,
+from the moment of the answer: the platform saw it somewhere in between, so
+counting from the later moment can never let two messages look closer together
+to the platform than to us — a busy process or a slow network cannot cause a 429.
 """
 
 from __future__ import annotations
@@ -64,7 +67,10 @@ class Pace:
         count, window = limit
         while times and now - times[0] >= window:
             times.popleft()
-        return 0.0 if len(times) < count else window - (now - times[0])
+        if len(times) < count:
+            return 0.0
+        # Answered times can be out of order: wait for the earliest of the last `count`.
+        return max(0.0, window - (now - sorted(times)[len(times) - count]))
 
     def lane_wait(self, channel: str, chat_id: str, now: float) -> float:
         """Seconds until this chat may get its next message (0 = now)."""
@@ -78,6 +84,17 @@ class Pace:
     def note(self, channel: str, chat_id: str, now: float) -> None:
         self.sent.setdefault(f"{channel}:{chat_id}", deque()).append(now)
         self.sent.setdefault(channel, deque()).append(now)
+
+    def answered(self, channel: str, chat_id: str, started: float, now: float) -> None:
+        """The platform answered the message handed over at `started`: count it from now."""
+        for key in (f"{channel}:{chat_id}", channel):
+            times = self.sent.get(key)
+            if not times:
+                continue
+            for i in range(len(times) - 1, -1, -1):
+                if times[i] == started:
+                    times[i] = now
+                    break
         if len(self.sent) > QUIET_LANES_KEPT:  # forget chats quiet for longer than any window
             longest = max(max(v.private[1], v.group[1]) for v in self.limits.values())
             for lane in [k for k, t in self.sent.items() if ":" in k and now - t[-1] >= longest]:

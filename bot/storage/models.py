@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -209,7 +210,17 @@ class OutboxItem(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_lane", "lane", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_lane", "lane", "id"),
+        # What still waits (failed rows are kept a while to be looked at).
+        Index(
+            "ix_outbox_waiting",
+            "priority",
+            "id",
+            sqlite_where=text("failed_at IS NULL"),
+            postgresql_where=text("failed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lane: Mapped[str] = mapped_column(String(160))  # "telegram:<chat>"
@@ -595,3 +606,16 @@ class Announcement(Base):
     failed: Mapped[int] = mapped_column(Integer, default=0)
     # Sent when the process died, with no answer from the platform: not resent.
     uncertain: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WorkerLease(Base):
+    """Which process runs a background worker (the outbox): one at a time per
+    database, so nothing is sent twice when several processes serve the bot.
+    The holder renews the lease; another process takes it over only after it
+    has expired (the holder died)."""
+
+    __tablename__ = "worker_leases"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column()

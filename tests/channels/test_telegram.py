@@ -252,8 +252,10 @@ async def test_restart_in_the_middle_of_a_journey(services: Services, settings: 
             async def both() -> None:
                 try:
                     await channel.polling()
-                finally:
+                finally:  # as on a stop: the outbox lets go of its lease
                     outbox.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await outbox
 
             return channel, asyncio.create_task(both())
 

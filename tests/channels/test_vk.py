@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -454,11 +454,17 @@ async def test_long_poll_survives_failures_and_unreadable_events(
 
 # -- Callback API ---------------------------------------------------------------------------
 @contextlib.asynccontextmanager
-async def callback_mode(services: Services, settings: Settings) -> AsyncIterator[Vk]:
+async def callback_mode(
+    services: Services,
+    settings: Settings,
+    *,
+    secret: str | None = "s3cret",
+    confirmation: str | None = "a1b2c3d4",
+) -> AsyncIterator[Vk]:
     async with FakeVkServer() as server, outbox_worker(services):
         configure(settings, server, mode="callback")
-        settings.vk_callback_secret = "s3cret"
-        settings.vk_confirmation = "a1b2c3d4"
+        settings.vk_callback_secret = secret
+        settings.vk_confirmation = confirmation
         channel = VkChannel(FrontDoor(services), settings)
         channel.callback_ready = True
         app = Starlette(routes=[Route("/vk/callback", channel.callback_endpoint, methods=["POST"])])
@@ -469,7 +475,7 @@ async def callback_mode(services: Services, settings: Settings) -> AsyncIterator
             answers.append(await client.post("/vk/callback", json=body))
 
         server.callback = post
-        server.callback_secret = "s3cret"
+        server.callback_secret = secret or ""
         server.bot_busy = lambda: channel.busy
         try:
             yield Vk(server, channel, services)
@@ -539,3 +545,186 @@ async def test_the_application_wires_vk(services: Services, settings: Settings) 
             assert "vk" in services.outbox.couriers
         assert app.vk is not None
         await app.vk.stop()
+
+
+# -- review: hardening ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("secret", "confirmation"), [(None, "a1b2c3d4"), ("", "a1b2c3d4"), ("s3cret", None)]
+)
+async def test_callback_mode_without_a_secret_refuses_everything(
+    services: Services, settings: Settings, secret: str | None, confirmation: str | None
+) -> None:
+    async with callback_mode(services, settings, secret=secret, confirmation=confirmation) as vk:
+        # A family VK really wrote to (handed to the channel directly, as by long poll).
+        user = vk.user()
+        vk.server.callback = None
+        await user.send_text("Начать", payload='{"command":"start"}')
+        vk.channel.dispatch(vk.server.events[-1])
+        await turn(vk, user)
+        assert vk.channel.status.startswith("down: ")
+        async with vk.services.db.session() as session:
+            assert await session.scalar(select(Identity)) is not None
+        # Anyone posting as VK, with no secret or a guessed one: refused.
+        forged = {
+            "type": "message_new",
+            "group_id": vk.server.group_id,
+            "event_id": "forged-1",
+            "object": {
+                "message": {"peer_id": 1001, "from_id": 1001, "text": "/forget", "id": 999},
+                "client_info": user.client_info(),
+            },
+        }
+        transport = httpx.ASGITransport(
+            app=Starlette(
+                routes=[Route("/vk/callback", vk.channel.callback_endpoint, methods=["POST"])]
+            )
+        )
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for guess in ({}, {"secret": ""}, {"secret": None}, {"secret": "s3cret"}):
+                answer = await client.post("/vk/callback", json={**forged, **guess})
+                assert answer.status_code == 403, guess
+            confirm = {"type": "confirmation", "group_id": vk.server.group_id, "secret": ""}
+            assert (await client.post("/vk/callback", json=confirm)).status_code == 403
+        await vk.idle()
+        assert user.history[user._cursor :] == []
+        async with vk.services.db.session() as session:
+            assert await session.scalar(select(Identity)) is not None
+
+
+async def test_the_application_reports_callback_mode_without_a_secret(
+    services: Services, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.app import Application
+
+    caplog.set_level(logging.ERROR)
+    async with FakeVkServer() as server:
+        configure(settings, server, mode="callback")
+        settings.vk_callback_secret = None
+        settings.vk_confirmation = "c0nf1rm"
+        app = Application.build(settings, services)
+        await app._start_vk()
+        transport = httpx.ASGITransport(app=app.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            body = {"type": "confirmation", "group_id": server.group_id, "secret": ""}
+            assert (await client.post("/vk/callback", json=body)).status_code == 403
+            health = await client.get("/healthz")
+        assert health.status_code == 503
+        assert health.json()["vk"] == "down: VK_CALLBACK_SECRET not set"
+        (error,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert "VK_CALLBACK_SECRET" in error.getMessage()
+        assert app.vk is not None
+        await app.vk.stop()
+
+
+async def test_callback_body_is_capped_and_odd_json_refused(
+    services: Services, settings: Settings
+) -> None:
+    async with callback_mode(services, settings) as vk:
+        app = Starlette(
+            routes=[Route("/vk/callback", vk.channel.callback_endpoint, methods=["POST"])]
+        )
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            group = vk.server.group_id
+            body = {"type": "confirmation", "group_id": group, "secret": "s3cret"}
+            big = json.dumps({**body, "padding": "x" * 70_000}).encode()
+            assert (await client.post("/vk/callback", content=big)).status_code == 413
+
+            async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: read in chunks
+                for start in range(0, len(big), 4096):
+                    yield big[start : start + 4096]
+
+            assert (await client.post("/vk/callback", content=chunks())).status_code == 413
+            deep = b"[" * 30_000 + b"]" * 30_000  # within the cap, too deep for the parser
+            assert (await client.post("/vk/callback", content=deep)).status_code == 400
+            assert (await client.post("/vk/callback", content=b"\xff\xfe")).status_code == 400
+            answer = await client.post("/vk/callback", json={**body, "padding": "x" * 1000})
+            assert answer.status_code == 200 and answer.text == "a1b2c3d4"
+
+
+VOUCHER = "Ваш сертификат FW-TEST-1234: покажите код партнёру."
+
+
+def qr_png() -> bytes:
+    import io
+
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make("FW-TEST-1234", error="m").save(buffer, kind="png", scale=4)
+    return buffer.getvalue()
+
+
+async def test_a_photo_vk_will_not_take_leaves_the_voucher_text(
+    vk: Vk, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    vk.services.outbox.pace.limits.clear()
+    user = await started(vk)
+    image = qr_png()
+    buttons = ((Button("Меню", "nav.menu"),),)
+    failures: list[Callable[[], None]] = [
+        lambda: vk.server.fail_upload({"error": "ERR_UPLOAD_BAD_IMAGE_SIZE: too small"}),
+        lambda: vk.server.fail_next("photos.saveMessagesPhoto", code=100),
+        lambda: vk.server.fail_next("photos.getMessagesUploadServer", code=15),
+    ]
+    for fail in failures:
+        fail()
+        assert await vk.services.outbox.send("vk", "1001", [Reply(VOUCHER, buttons, image=image)])
+        (message,) = await turn(vk, user)
+        assert message.text == VOUCHER and not message.attachments
+        assert message.labels == ["Меню"]
+    assert caplog.text.count("VK did not take a photo") == 3
+    # A text too long for the photo's message: the text alone, no empty message.
+    vk.server.fail_next("photos.saveMessagesPhoto", code=100)
+    await vk.services.outbox.send("vk", "1001", [Reply("Слово " * 1000, image=image)])
+    words = await turn(vk, user)
+    assert words and all("Слово" in w.text and not w.attachments for w in words)
+    # A passing fault (VK's internal error) is retried: the photo arrives.
+    vk.server.fail_next("photos.saveMessagesPhoto", code=10)
+    await vk.services.outbox.send("vk", "1001", [Reply(VOUCHER, image=image)])
+    await vk.server.wait_until(lambda: bool(user.history[user._cursor :]), timeout=15)
+    (message,) = await turn(vk, user)
+    assert message.text == VOUCHER and len(message.attachments) == 1
+
+
+async def test_a_photo_failing_again_and_again_is_left_out_in_the_end(
+    vk: Vk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.channels.vk import courier
+    from bot.outbound import outbox
+
+    monkeypatch.setattr(outbox, "RETRY_PAUSE", 0.05)
+    monkeypatch.setattr(courier, "PHOTO_ATTEMPTS", 3, raising=False)
+    user = await started(vk)
+    vk.server.fail_upload(502, times=10)  # a proxy before the upload server is down
+    await vk.services.outbox.send("vk", "1001", [Reply(VOUCHER, image=qr_png())])
+    assert await vk.server.wait_until(lambda: bool(user.history[user._cursor :]), timeout=15)
+    (message,) = await turn(vk, user)
+    assert message.text == VOUCHER and not message.attachments
+
+
+async def test_bot_features_off_the_words_still_arrive(vk: Vk) -> None:
+    vk.server.bot_features = False  # VK refuses every keyboard with error 912
+    for user_id, client in ((1001, {}), (1002, {"callback": False})):
+        user = vk.user(user_id, **client)
+        await user.send_text("Начать", payload='{"command":"start"}')
+        welcome, *menu = await turn(vk, user)
+        assert "Семейное окно" in welcome.text and menu
+        assert not any(m.keyboard for m in [welcome, *menu])
+        await user.send_text("/help")
+        (answer,) = await turn(vk, user)
+        assert "/forget" in answer.text and not answer.keyboard
+    assert {c.error for c in vk.server.errors} == {912}
+    # Once the community turns them on again, the next message brings buttons back.
+    vk.server.bot_features = True
+    await user.send_text("меню")
+    assert "🤰 Беременность" in labels(await turn(vk, user))
+
+
+async def test_an_edit_without_a_message_id_is_given_up(vk: Vk) -> None:
+    from bot.outbound.outbox import Parcel, Undeliverable
+
+    parcel = Parcel(1, "vk", "1001", "edit", {"text": "x"}, None, 0)
+    with pytest.raises(Undeliverable):
+        await vk.channel.courier(parcel)

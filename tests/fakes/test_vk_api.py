@@ -158,3 +158,28 @@ async def test_event_answer_once(vk: tuple[FakeVkServer, API]) -> None:
     with pytest.raises(VKAPIError[100]):  # type: ignore[misc]
         await call(api, "messages.sendMessageEventAnswer", **params)
     assert event_id in user.answered_events
+
+
+async def test_bot_features_off_and_upload_failures(vk: tuple[FakeVkServer, API]) -> None:
+    server, api = vk
+    user = server.user(7)
+    server.bot_features = False
+    with pytest.raises(VKAPIError[912]):  # type: ignore[misc]
+        await call(
+            api,
+            "messages.send",
+            peer_id=7,
+            random_id=1,
+            message="m",
+            keyboard=inline([[callback("a")]]),
+        )
+    await call(api, "messages.send", peer_id=7, random_id=2, message="без кнопок")
+    assert [m.text for m in user.messages] == ["без кнопок"]
+    server.fail_upload({"error": "ERR_UPLOAD_BAD_IMAGE_SIZE"})
+    server.fail_upload(502)
+    upload = await call(api, "photos.getMessagesUploadServer", peer_id=7)
+    async with ClientSession() as session:
+        async with session.post(upload["upload_url"], data=b"x") as response:
+            assert (await response.json())["error"].startswith("ERR_UPLOAD")
+        async with session.post(upload["upload_url"], data=b"x") as response:
+            assert response.status == 502

@@ -23,8 +23,10 @@ Typical use::
         await maria.press("✅ Даю согласие")
         await vk.idle()
 
-Errors are injected with ``vk.fail_next("messages.send", code=9)``; with
-``vk.enforce_limits = True`` more than 20 calls a second answer error 6.
+Errors are injected with ``vk.fail_next("messages.send", code=9)`` (the photo
+upload server with ``vk.fail_upload(…)``); with ``vk.enforce_limits = True`` more
+than 20 calls a second answer error 6; with ``vk.bot_features = False`` (the
+community's bot features off) every keyboard is refused with error 912.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ ERRORS = {
     902: "Can't send messages to this user due to their privacy settings",
     909: "Can't edit this message, because it's too old",
     911: "Keyboard format is invalid",
+    912: "This is a chat bot feature, change this status in settings",
     914: "Message is too long",
     924: "Can't delete this message for everybody",
 }
@@ -360,12 +363,14 @@ class FakeVkServer:
         self.events: list[JsonDict] = []  # every event emitted, in order (ts = index + 1)
         self.uploads: dict[str, bytes] = {}  # "photo{owner}_{id}" -> the uploaded bytes
         self.enforce_limits = False
+        self.bot_features = True  # off: VK refuses every keyboard with error 912
         self.bot_busy: Callable[[], int] | None = None
         self.poll_key = secrets.token_hex(8)
         self.callback: Callable[[JsonDict], Awaitable[None]] | None = None
         self.callback_secret = ""
         self._failures: dict[str, deque[tuple[int, bool]]] = {}
         self._poll_failures: deque[JsonDict | int] = deque()
+        self._upload_failures: deque[JsonDict | int] = deque()
         self._ids = itertools.count(1)
         self._photo_ids = itertools.count(457239017)
         self._pending_uploads: dict[str, bytes] = {}
@@ -499,6 +504,10 @@ class FakeVkServer:
         """The next long poll requests answer `answer` (a dict, or an HTTP status)."""
         self._poll_failures.extend([answer] * times)
 
+    def fail_upload(self, answer: JsonDict | int, times: int = 1) -> None:
+        """The next photo uploads answer `answer` (a dict, or an HTTP status)."""
+        self._upload_failures.extend([answer] * times)
+
     def new_poll_key(self) -> None:
         """The long poll key expires (the next check answers failed: 2)."""
         self.poll_key = secrets.token_hex(8)
@@ -619,6 +628,12 @@ class FakeVkServer:
 
     async def _handle_upload(self, request: web.Request) -> web.Response:
         ticket = request.match_info["ticket"]
+        if self._upload_failures:
+            self._notify()
+            failure = self._upload_failures.popleft()
+            if isinstance(failure, int):
+                return web.Response(status=failure, text="<html>Bad Gateway</html>")
+            return web.json_response(failure)
         reader = await request.multipart()
         data = b""
         async for part in reader:
@@ -726,6 +741,9 @@ class FakeVkServer:
 
         def bad(why: str) -> VkError:
             return VkError(911, why)
+
+        if not self.bot_features:
+            raise VkError(912)
 
         if not isinstance(keyboard, dict) or not isinstance(keyboard.get("buttons"), list):
             raise bad("buttons must be an array")

@@ -32,6 +32,7 @@ from aiogram.types import (
     Message,
 )
 
+from bot.channels.outgoing import deliver_turn
 from bot.channels.telegram.courier import PHOTO_NAME, TelegramCourier
 from bot.channels.telegram.partner_desk import PartnerDesk
 from bot.channels.telegram.polling import Poller
@@ -40,7 +41,7 @@ from bot.channels.telegram.staff_room import StaffRoom
 from bot.config import Settings
 from bot.core import texts
 from bot.core.frontdoor import FrontDoor
-from bot.core.types import Attachment, Channel, EffectKind, Incoming, Outcome, Reply
+from bot.core.types import Attachment, Channel, Incoming, Outcome, Reply
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -250,18 +251,15 @@ class TelegramChannel:
         await self.frontdoor.serve(incoming, deliver)
 
     async def deliver(self, incoming: Incoming, outcome: Outcome) -> None:
-        """A turn's replies go through the outbox (in order, within the limits);
-        safe exit first drops what still waits and deletes what was sent."""
-        await self.outbox.before_replies(Channel.TELEGRAM.value, incoming.chat_id, outcome.effects)
-        for effect in outcome.effects:
-            if effect.kind is EffectKind.SAFE_EXIT:
-                await self._wipe(incoming, outcome, effect.message_ids)
-        queued = await self.outbox.send(
-            Channel.TELEGRAM.value, incoming.chat_id, outcome.replies, user_id=incoming.user_id
+        async def wipe(message_ids: Sequence[str]) -> None:
+            await self._wipe(incoming, outcome, message_ids)
+
+        async def direct(replies: Sequence[Reply]) -> None:
+            await self._send_directly(incoming, replies)
+
+        await deliver_turn(
+            self.outbox, Channel.TELEGRAM, incoming, outcome, wipe=wipe, direct=direct
         )
-        if not queued and outcome.urgent:
-            # The database is down: a crisis answer still goes out, directly.
-            await self._send_directly(incoming, outcome.replies)
 
     async def _send_directly(self, incoming: Incoming, replies: Sequence[Reply]) -> None:
         chat_id = int(incoming.chat_id)

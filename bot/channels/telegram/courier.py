@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNotFound,
@@ -19,11 +20,23 @@ from aiogram.exceptions import (
 from aiogram.types import BufferedInputFile, Message
 
 from bot.channels.telegram.render import TelegramMessage, keyboard, render
-from bot.outbound.outbox import Blocked, Parcel, RetryLater, Undeliverable
+from bot.outbound.outbox import Blocked, Parcel, PartlySent, RetryLater, Undeliverable
 
 # Answers that mean "already so": the item is done.
 ALREADY = ("message is not modified", "topic_not_modified", "topic_closed", "topic_not_closed")
 PHOTO_NAME = "image.png"  # replies carry PNG images (voucher QR codes)
+
+
+def _outbox_error(error: TelegramAPIError) -> Exception:
+    """What a Bot API failure means for the outbox; network and server faults
+    stay as they are (the outbox backs off and tries again)."""
+    if isinstance(error, TelegramRetryAfter):
+        return RetryLater(float(error.retry_after))
+    if isinstance(error, TelegramForbiddenError):
+        return Blocked("the bot may not write to this chat")
+    if isinstance(error, TelegramBadRequest | TelegramNotFound):
+        return Undeliverable(error.message[:150])
+    return error
 
 
 class TelegramCourier:
@@ -36,30 +49,38 @@ class TelegramCourier:
                 return await self._reply(parcel)
             made = await self._deliver(parcel)
             return [made] if made is not None else []
-        except TelegramRetryAfter as wait:
-            raise RetryLater(float(wait.retry_after)) from wait
-        except TelegramForbiddenError as error:
-            raise Blocked("the bot may not write to this chat") from error
         except (TelegramBadRequest, TelegramNotFound) as error:
             if any(phrase in error.message.lower() for phrase in ALREADY):
                 return []
-            raise Undeliverable(error.message[:150]) from error
+            raise _outbox_error(error) from error
+        except TelegramAPIError as error:
+            mapped = _outbox_error(error)
+            if mapped is error:
+                raise
+            raise mapped from error
 
     async def _reply(self, parcel: Parcel) -> list[str]:
         """A family-facing message: formatted text (or a photo with a caption) and
         buttons. A text Telegram cannot parse goes again as plain text.
 
-        A long reply is several messages; should a later part fail, the whole
-        item is tried again, so those parts may come twice — never be lost.
+        A long reply is several messages. Should a later one fail, the outbox
+        learns which went out (`PartlySent`) and the retry starts after them.
         """
+        chat = int(parcel.chat_id)
         made: list[str] = []
-        for part in render(parcel.reply()):
+        for part in render(parcel.reply())[int(parcel.payload.get("sent_parts", 0)) :]:
             try:
-                sent = await self._part(int(parcel.chat_id), part, html=True)
-            except TelegramBadRequest as error:
-                if "parse entities" not in error.message.lower():
-                    raise
-                sent = await self._part(int(parcel.chat_id), part, html=False)
+                try:
+                    sent = await self._part(chat, part, html=True)
+                except TelegramBadRequest as error:
+                    if "parse entities" not in error.message.lower():
+                        raise
+                    sent = await self._part(chat, part, html=False)
+            except Exception as error:
+                if made:
+                    cause = _outbox_error(error) if isinstance(error, TelegramAPIError) else error
+                    raise PartlySent(made, cause) from error
+                raise
             made.append(str(sent.message_id))
         return made
 

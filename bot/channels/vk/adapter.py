@@ -22,6 +22,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from bot.channels.outgoing import deliver_turn
 from bot.channels.vk.api import API, VKAPIError, call, error_code, make_api
 from bot.channels.vk.courier import VkCourier
 from bot.channels.vk.polling import LongPoll
@@ -29,7 +30,7 @@ from bot.channels.vk.render import Client, Clients
 from bot.config import Settings
 from bot.core import texts
 from bot.core.frontdoor import FrontDoor
-from bot.core.types import Attachment, Channel, EffectKind, Incoming, Outcome, Reply
+from bot.core.types import Attachment, Channel, Incoming, Outcome, Reply
 from bot.outbound.outbox import Parcel, Priority, RetryLater, Undeliverable, reply_payload
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ ATTACHMENTS = {
     "doc": Attachment.DOCUMENT,
 }
 START_PAYLOAD = "start"  # VK's own «Начать» button sends {"command": "start"}
+CALLBACK_BODY_LIMIT = 64 * 1024  # bytes; VK's events are a few KB
 
 
 class Unreadable(Exception):
@@ -162,8 +164,29 @@ class VkChannel:
     @property
     def status(self) -> str:
         if self.settings.vk_mode == "callback":
+            problem = self.callback_problem
+            if problem is not None:
+                return f"down: {problem}"
             return "ok" if self.callback_ready else "starting"
         return self.poller.status
+
+    @property
+    def callback_problem(self) -> str | None:
+        """Why the Callback API refuses every request (None: it is set up).
+
+        Without a secret anyone could post events as VK (and, say, erase a
+        family's data with a forged /forget); without the confirmation string
+        VK cannot confirm the server.
+        """
+        missing = [
+            name
+            for name, value in (
+                ("VK_CALLBACK_SECRET", self.settings.vk_callback_secret),
+                ("VK_CONFIRMATION", self.settings.vk_confirmation),
+            )
+            if not (value or "").strip()
+        ]
+        return " and ".join(missing) + " not set" if missing else None
 
     @property
     def busy(self) -> int:
@@ -286,18 +309,13 @@ class VkChannel:
         await self.frontdoor.serve(incoming, deliver)
 
     async def deliver(self, incoming: Incoming, outcome: Outcome) -> None:
-        """A turn's replies go through the outbox (in order, within the limits);
-        safe exit first drops what still waits and deletes what was sent."""
-        await self.outbox.before_replies(Channel.VK.value, incoming.chat_id, outcome.effects)
-        for effect in outcome.effects:
-            if effect.kind is EffectKind.SAFE_EXIT:
-                await self._wipe(incoming, outcome, effect.message_ids)
-        queued = await self.outbox.send(
-            Channel.VK.value, incoming.chat_id, outcome.replies, user_id=incoming.user_id
-        )
-        if not queued and outcome.urgent:
-            # The database is down: a crisis answer still goes out, by the courier directly.
-            await self._send_directly(incoming, outcome.replies)
+        async def wipe(message_ids: Sequence[str]) -> None:
+            await self._wipe(incoming, outcome, message_ids)
+
+        async def direct(replies: Sequence[Reply]) -> None:
+            await self._send_directly(incoming, replies)
+
+        await deliver_turn(self.outbox, Channel.VK, incoming, outcome, wipe=wipe, direct=direct)
 
     async def _send_directly(self, incoming: Incoming, replies: Sequence[Reply]) -> None:
         for reply in replies:
@@ -365,9 +383,14 @@ class VkChannel:
     # -- Callback API -------------------------------------------------------------------
     async def callback_endpoint(self, request: Request) -> Response:
         """POST /vk/callback: VK's Callback API (answer "ok" at once, work after)."""
+        if self.callback_problem is not None:
+            return PlainTextResponse("forbidden", status_code=403)
+        raw = await _read_limited(request, CALLBACK_BODY_LIMIT)
+        if raw is None:
+            return PlainTextResponse("too large", status_code=413)
         try:
-            body = await request.json()
-        except ValueError:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
             return PlainTextResponse("bad request", status_code=400)
         if not isinstance(body, dict):
             return PlainTextResponse("bad request", status_code=400)
@@ -397,6 +420,19 @@ class VkChannel:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
         await self.api.http_client.close()
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None when it is over `limit` bytes (read no further)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 def _deleted(answer: object, asked: list[str]) -> list[str]:

@@ -11,6 +11,11 @@ VK errors: 6 (too many calls a second) and 9 (flood control) → `RetryLater`;
 901/902/7 (the person forbade messages) → `Blocked`; 100/911/914 (a bad
 request, keyboard or length) → `Undeliverable`; 10 (internal) and network
 faults are raised for the outbox to retry with back-off.
+
+The family's words are never lost to a part VK will not take: a refused inline
+keyboard is sent again with text buttons, a refused keyboard (911, or 912: the
+community's bot features are off) without buttons; a photo (a voucher's QR)
+VK will not take is left out and its text, which carries the code, goes alone.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 from aiohttp import FormData
 
 from bot.channels.vk.api import API, VKAPIError, VkUnavailable, call, error_code
-from bot.channels.vk.render import Clients, VkMessage, render
+from bot.channels.vk.render import CONTINUED, Clients, VkMessage, render
 from bot.core.types import Reply
 from bot.outbound.outbox import Blocked, Parcel, RetryLater, Undeliverable
 
@@ -33,6 +38,8 @@ RETRY_SECONDS = {6: 1.0, 9: 60.0}
 BLOCKED = {7, 901, 902}
 REFUSED = {15, 100, 909, 911, 912, 914, 917, 921, 924, 945, 946}
 KEYBOARD_REFUSED = {911, 912}
+TEMPORARY = {1, 10}  # unknown, internal: VK may take the photo on a later try
+PHOTO_ATTEMPTS = 5  # after this many tries of an item, a photo still failing is left out
 RANDOM_SPACE = 2**31
 UPLOADS_REMEMBERED = 200
 PHOTO_NAME = "image.png"
@@ -63,11 +70,15 @@ class VkCourier:
         if kind in ("reply", "text"):
             return await self._send_reply(parcel, parcel.reply())
         if kind == "edit":
+            try:
+                number = int(str(payload["message_id"]))
+            except (KeyError, ValueError) as error:
+                raise Undeliverable("an edit without a message id") from error
             await call(
                 self.api,
                 "messages.edit",
                 peer_id=int(parcel.chat_id),
-                conversation_message_id=int(str(payload["message_id"])),
+                conversation_message_id=number,
                 message=str(payload.get("text", "")),
             )
             return []
@@ -80,29 +91,40 @@ class VkCourier:
 
     async def _send_reply(self, parcel: Parcel, reply: Reply) -> list[str]:
         client = self.clients.get(parcel.chat_id)
-        try:
-            return await self._send_all(parcel, render(reply, client))
-        except VKAPIError as error:
-            if error_code(error) not in KEYBOARD_REFUSED or not client.callback:
-                raise
-            # An app we have not heard from since the start may not show callback
-            # buttons: text buttons carry the same payloads.
-            log.info("VK refused an inline keyboard; sending text buttons instead")
-            self.clients.seen(parcel.chat_id, client.without_callback())
-            return await self._send_all(parcel, render(reply, client.without_callback()))
+        while True:  # each refusal takes a kind of keyboard away: at most three tries
+            try:
+                return await self._send_all(parcel, render(reply, client))
+            except VKAPIError as error:
+                code = error_code(error)
+                if code not in KEYBOARD_REFUSED or not client.keyboard:
+                    raise
+                if code == 911 and client.callback:
+                    # An app we have not heard from since the start may not show
+                    # callback buttons: text buttons carry the same payloads.
+                    log.info("VK refused an inline keyboard; sending text buttons instead")
+                    client = client.without_callback()
+                else:
+                    # 912: the community's bot features are off. The words still go.
+                    log.warning("VK refused a keyboard (error %s); sending without buttons", code)
+                    client = client.without_keyboard()
+                self.clients.seen(parcel.chat_id, client)
 
     async def _send_all(self, parcel: Parcel, messages: list[VkMessage]) -> list[str]:
         peer = int(parcel.chat_id)
         base = _random_base(parcel)
         made: list[str] = []
         for index, message in enumerate(messages):
-            attachment = None
+            attachment, text = None, message.text
             if message.photo is not None:
-                attachment = await self._upload(parcel, index, peer, message.photo)
+                attachment = await self._photo(parcel, index, peer, message.photo)
+                if attachment is None and not text:
+                    if message.keyboard is None:
+                        continue  # the photo alone, its text follows: nothing to send
+                    text = CONTINUED
             made.append(
                 await self._send(
                     peer,
-                    message.text,
+                    text,
                     keyboard=message.keyboard,
                     attachment=attachment,
                     random_id=(base + index) % RANDOM_SPACE,
@@ -144,6 +166,20 @@ class VkCourier:
             return str(item)
         raise VkUnavailable("messages.send: unexpected answer")
 
+    async def _photo(self, parcel: Parcel, index: int, peer: int, photo: bytes) -> str | None:
+        """The photo's attachment, or None when VK will not take it (the text goes alone)."""
+        try:
+            return await self._upload(parcel, index, peer, photo)
+        except Exception as error:
+            if not _photo_given_up(error, parcel.attempts):
+                raise
+            code = error_code(error)
+            log.warning(
+                "VK did not take a photo (%s); its text is sent without it",
+                f"VK error {code}" if code is not None else type(error).__name__,
+            )
+            return None
+
     async def _upload(self, parcel: Parcel, index: int, peer: int, photo: bytes) -> str:
         key = (parcel.id, index)
         if key in self._uploads:
@@ -177,6 +213,20 @@ class VkCourier:
         while len(self._uploads) > UPLOADS_REMEMBERED:
             self._uploads.popitem(last=False)
         return attachment
+
+
+def _photo_given_up(error: Exception, attempts: int) -> bool:
+    """Whether a photo upload's failure means sending the text without it."""
+    if isinstance(error, VKAPIError):
+        code = error_code(error)
+        if code in RETRY_SECONDS or code in BLOCKED:
+            return False  # a flood limit is waited out; a person who forbade messages is told
+        if code not in TEMPORARY:
+            return True  # VK refuses this photo (a bad size, format, parameter…)
+    elif isinstance(error, Undeliverable | LookupError | TypeError | ValueError):
+        return True  # the upload refused, or an answer we cannot read
+    # VK's internal errors, network faults: a few tries first.
+    return attempts + 1 >= PHOTO_ATTEMPTS
 
 
 def _random_base(parcel: Parcel) -> int:

@@ -75,6 +75,10 @@ class Client:
     def without_callback(self) -> Client:
         return Client(self.keyboard, self.inline, self.actions - {"callback"})
 
+    def without_keyboard(self) -> Client:
+        """VK refuses this chat's keyboards (the community's bot features are off)."""
+        return Client(False, self.inline, self.actions)
+
 
 MODERN = Client()
 

@@ -49,12 +49,26 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "worker_leases",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("holder", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("priority", sa.Integer(), nullable=False, server_default="2"))
         batch_op.add_column(sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("announcement_id", sa.Integer(), nullable=True))
         batch_op.create_index(
             batch_op.f("ix_outbox_announcement_id"), ["announcement_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_outbox_waiting",
+            ["priority", "id"],
+            unique=False,
+            sqlite_where=sa.text("failed_at IS NULL"),
+            postgresql_where=sa.text("failed_at IS NULL"),
         )
         batch_op.create_foreign_key(
             "fk_outbox_announcement_id",
@@ -91,8 +105,10 @@ def downgrade() -> None:
         batch_op.drop_column("announcements_ok")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_constraint("fk_outbox_announcement_id", type_="foreignkey")
+        batch_op.drop_index("ix_outbox_waiting")
         batch_op.drop_index(batch_op.f("ix_outbox_announcement_id"))
         batch_op.drop_column("announcement_id")
         batch_op.drop_column("claimed_at")
         batch_op.drop_column("priority")
     op.drop_table("announcements")
+    op.drop_table("worker_leases")
