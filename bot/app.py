@@ -85,6 +85,7 @@ class Application:
         services.outbox.register("web", web.courier)
         if delivery.delivered not in services.outbox.on_delivered:
             services.outbox.on_delivered.append(delivery.delivered)
+            services.outbox.on_claimed.append(delivery.resolve_edits)
         from admin.app import build_admin
 
         extra: list[Any] = [Route("/healthz", app._health), Mount("/admin", build_admin(services))]

@@ -29,7 +29,10 @@ async def deliver_turn(
 ) -> None:
     for effect in outcome.effects:
         if effect.kind is EffectKind.SAFE_EXIT:
-            await wipe(effect.message_ids)
+            # A message still on its way when the button was pressed goes too.
+            await outbox.settle(channel.value, incoming.chat_id)
+            recent = await outbox.recent_ids(channel.value, incoming.user_id)
+            await wipe(list(dict.fromkeys([*effect.message_ids, *recent])))
     queued = await outbox.send(
         channel.value, incoming.chat_id, outcome.replies, user_id=incoming.user_id
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.notify import preferred_identity
@@ -146,24 +146,56 @@ async def family_chat(session: AsyncSession, case: Case) -> FamilyChat:
 SIDE_COLUMNS = {"family": "family_message_id", "staff": "staff_message_id"}
 
 
-async def delivered(session: AsyncSession, item: OutboxItem, made: str | None) -> None:
-    """After the platform accepted an item: remember what it made.
+async def on_its_way(session: AsyncSession, case_message_id: int) -> bool:
+    """The message's copy is still in the outbox (not yet delivered)."""
+    waiting = await session.scalar(
+        select(OutboxItem.id)
+        .where(
+            OutboxItem.case_message_id == case_message_id,
+            OutboxItem.kind != "edit",
+            OutboxItem.failed_at.is_(None),
+        )
+        .limit(1)
+    )
+    return waiting is not None
+
+
+async def resolve_edits(session: AsyncSession, items: list[OutboxItem]) -> None:
+    """An edit queued while its message was on its way takes the message's id now
+    (the message went first in the same chat, and its id was recorded then)."""
+    for item in items:
+        ref = SIDE_COLUMNS.get(str(item.payload.get("ref")))
+        if item.kind != "edit" or item.payload.get("message_id") or ref is None:
+            continue
+        message = None
+        if item.case_message_id is not None:
+            message = await session.get(CaseMessage, item.case_message_id)
+        made = getattr(message, ref) if message is not None else None
+        if made:
+            item.payload = {**item.payload, "message_id": made}
+
+
+async def delivered(session: AsyncSession, items: list[tuple[OutboxItem, str | None]]) -> None:
+    """After the platform accepted items: remember what they made.
 
     A new topic's id goes to its case; a relayed message's id goes to its
     CaseMessage (so edits can follow it). (The outbox itself records every
     message in a family's chat for "safe exit".) Edits and topic changes make
     nothing new (`made` is None).
     """
-    if made is None:
-        return
-    if item.kind == "topic":
-        if item.case_id is not None:
+    for item, made in items:
+        if made is None:
+            continue
+        if item.kind == "topic":
+            if item.case_id is not None:
+                await session.execute(
+                    update(Case).where(Case.id == item.case_id).values(thread_id=int(made))
+                )
+            continue
+        column = SIDE_COLUMNS.get(str(item.payload.get("side")))
+        if item.case_message_id is not None and column is not None:
             await session.execute(
-                update(Case).where(Case.id == item.case_id).values(thread_id=int(made))
+                update(CaseMessage)
+                .where(CaseMessage.id == item.case_message_id)
+                .values({column: made})
             )
-        return
-    column = SIDE_COLUMNS.get(str(item.payload.get("side")))
-    if item.case_message_id is not None and column is not None:
-        await session.execute(
-            update(CaseMessage).where(CaseMessage.id == item.case_message_id).values({column: made})
-        )

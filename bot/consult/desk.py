@@ -490,7 +490,11 @@ async def edit_reply(services: Services, staff_message_id: str, staff_id: int, t
         identity = chat.identity
         if identity is None:
             return Done(False, "")
-        if identity.channel == "telegram" and message.family_message_id:
+        if identity.channel == "telegram" and (
+            message.family_message_id or await delivery.on_its_way(session, message.id)
+        ):
+            # Still on its way: the edit follows it in the same chat and takes its id
+            # when it goes (`ref`), so it is corrected in place, not sent again.
             services.outbox.enqueue(
                 session,
                 channel="telegram",
@@ -498,10 +502,12 @@ async def edit_reply(services: Services, staff_message_id: str, staff_id: int, t
                 kind="edit",
                 payload={
                     "message_id": message.family_message_id,
+                    "ref": "family",
                     "text": text,
                     "caption": bool(message.attachment),
                 },
                 case_id=item.id,
+                case_message_id=message.id,
             )
         else:
             delivery.tell_family(

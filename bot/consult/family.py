@@ -94,7 +94,9 @@ async def relay(turn: Turn, item: Case, *, danger: bool = False) -> None:
         if earlier is not None:
             earlier.text, earlier.edited_at = text, utcnow()
             chat = delivery.staff_chat(services)
-            if chat is not None and earlier.staff_message_id:
+            if chat is not None and (
+                earlier.staff_message_id or await delivery.on_its_way(session, earlier.id)
+            ):
                 services.outbox.enqueue(
                     session,
                     channel="telegram",
@@ -102,10 +104,12 @@ async def relay(turn: Turn, item: Case, *, danger: bool = False) -> None:
                     kind="edit",
                     payload={
                         "message_id": earlier.staff_message_id,
+                        "ref": "staff",
                         "text": text,
                         "caption": bool(earlier.attachment),
                     },
                     case_id=item.id,
+                    case_message_id=earlier.id,
                 )
             else:
                 delivery.to_topic(services, session, item, f"✏️ Семья исправила сообщение: {text}")

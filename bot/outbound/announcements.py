@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -394,12 +395,15 @@ class Feeder:
             )
 
     # -- what the outbox reports ------------------------------------------------------
-    async def _delivered(self, session: AsyncSession, item: OutboxItem, made: str | None) -> None:
-        if item.announcement_id is not None:
+    async def _delivered(
+        self, session: AsyncSession, delivered: list[tuple[OutboxItem, str | None]]
+    ) -> None:
+        counts = Counter(i.announcement_id for i, _ in delivered if i.announcement_id is not None)
+        for announcement_id, count in counts.items():
             await session.execute(
                 update(Announcement)
-                .where(Announcement.id == item.announcement_id)
-                .values(sent=Announcement.sent + 1)
+                .where(Announcement.id == announcement_id)
+                .values(sent=Announcement.sent + count)
             )
 
     async def _failed(self, session: AsyncSession, item: OutboxItem, reason: str) -> None:

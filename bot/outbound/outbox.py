@@ -44,7 +44,15 @@ from sqlalchemy.orm import aliased
 from bot.core.types import Button, Reply
 from bot.outbound.pace import Pace
 from bot.storage.db import Database
-from bot.storage.models import Case, ChatMessage, Identity, OutboxItem, WorkerLease, utcnow
+from bot.storage.models import (
+    MESSAGE_IDS_KEPT,
+    Case,
+    ChatMessage,
+    Identity,
+    OutboxItem,
+    WorkerLease,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +96,8 @@ LEASE_LOOK = 5.0  # seconds between looks by a process that does not hold the le
 STOP_WAIT = 5.0  # on shutdown, deliveries under way get this long to finish
 BOOK_ATTEMPTS = 3  # recording an outcome is retried this often …
 BOOK_PAUSE = 0.5  # … after this many seconds (growing)
+SETTLE_WAIT = 10.0  # safe exit waits at most this long for a message on its way
+LEDGER_GATHER = 0.02  # seconds deliveries that land together wait to be recorded as one
 
 
 class RetryLater(Exception):
@@ -173,8 +183,11 @@ class Courier(Protocol):
         ...
 
 
-Delivered = Callable[[AsyncSession, OutboxItem, str | None], Awaitable[None]]
+# After delivery: the items recorded together, each with the id of the last message made.
+Delivered = Callable[[AsyncSession, list[tuple[OutboxItem, str | None]]], Awaitable[None]]
 Failed = Callable[[AsyncSession, OutboxItem, str], Awaitable[None]]
+# Just before items go: a last look at them (e.g. an edit takes its message's id).
+Claimed = Callable[[AsyncSession, list[OutboxItem]], Awaitable[None]]
 
 
 class Outbox:
@@ -183,12 +196,15 @@ class Outbox:
         self.couriers: dict[str, Courier] = {}
         self.on_delivered: list[Delivered] = []
         self.on_failed: list[Failed] = []
+        self.on_claimed: list[Claimed] = []
         self.pace = Pace()
         self._wake = asyncio.Event()
         self._waiting = False  # the last round left items for later (a limit, a retry)
         self._round = False  # a round of delivery is under way
         self._flying: dict[str, asyncio.Task[None]] = {}  # lane → its delivery under way
         self._started: dict[int, float] = {}  # item id → when it was handed over (pace)
+        self._landed_items: list[tuple[Parcel, list[str], asyncio.Future[None]]] = []
+        self._ledger: asyncio.Task[None] | None = None
         self.holder = secrets.token_hex(8)  # this process, in WorkerLease
         self._leased_until = 0.0  # monotonic time the lease runs out (0: not held)
 
@@ -281,6 +297,24 @@ class Outbox:
             log.exception("replies could not be queued (channel=%s)", channel)
             return False
         return True
+
+    async def settle(self, channel: str, chat_id: str) -> None:
+        """Wait until what is being sent to this chat right now has landed and
+        been recorded (safe exit deletes it too)."""
+        task = self._flying.get(f"{channel}:{chat_id}")
+        if task is not None:
+            await asyncio.wait({task}, timeout=SETTLE_WAIT)
+
+    async def recent_ids(self, channel: str, user_id: str) -> list[str]:
+        """The ids of messages in this person's chat kept for safe exit."""
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(ChatMessage.message_id)
+                .join(Identity, Identity.id == ChatMessage.identity_id)
+                .where(Identity.channel == channel, Identity.external_id == user_id)
+                .where(ChatMessage.sent_at >= utcnow() - MESSAGE_IDS_KEPT)
+            )
+            return list(rows.all())
 
     async def withdraw(
         self, session: AsyncSession, lanes: Sequence[str], *, lowest: int = Priority.URGENT
@@ -498,6 +532,8 @@ class Outbox:
                     .order_by(OutboxItem.priority, OutboxItem.id)
                 )
             ).all()
+            for hook in self.on_claimed:
+                await hook(session, [item for item, _ in rows])
         return [
             Parcel(
                 item.id,
@@ -601,14 +637,64 @@ class Outbox:
             )
 
     async def _done(self, parcel: Parcel, made: list[str]) -> None:
+        """Record a delivery. Deliveries that land together are recorded in one
+        transaction (on SQLite every transaction waits for the one writer, and
+        families' turns wait behind them); the lane stays busy until then."""
+        landed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._landed_items.append((parcel, made, landed))
+        if self._ledger is None or self._ledger.done():
+            self._ledger = asyncio.create_task(self._write_ledger())
+        await landed
+
+    async def _write_ledger(self) -> None:
+        await asyncio.sleep(LEDGER_GATHER)
+        while self._landed_items:
+            batch, self._landed_items = self._landed_items, []
+            try:
+                await self._done_many([(parcel, made) for parcel, made, _ in batch])
+            except Exception as error:
+                for _, _, landed in batch:
+                    if not landed.done():
+                        landed.set_exception(error)
+            else:
+                for _, _, landed in batch:
+                    if not landed.done():
+                        landed.set_result(None)
+
+    async def _done_many(self, batch: list[tuple[Parcel, list[str]]]) -> None:
+        ids = [parcel.id for parcel, _ in batch]
         async with self.db.session() as session:
-            item = await session.get(OutboxItem, parcel.id)
-            if item is None:  # deleted meanwhile (the family's data was deleted)
-                return
-            await self._record(session, item, made)
+            items = {
+                item.id: item
+                for item in (
+                    await session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids)))
+                ).all()
+            }
+            wanted = {
+                identity
+                for item in items.values()
+                if isinstance(identity := item.payload.get("identity_id"), int)
+            }
+            alive = set(
+                (await session.scalars(select(Identity.id).where(Identity.id.in_(wanted)))).all()
+                if wanted
+                else ()
+            )
+            delivered: list[tuple[OutboxItem, str | None]] = []
+            for parcel, made in batch:
+                item = items.get(parcel.id)
+                if item is None:  # deleted meanwhile (the family's data was deleted)
+                    continue
+                identity_id = item.payload.get("identity_id")
+                if identity_id in alive:  # remembered for "safe exit"
+                    session.add_all(
+                        ChatMessage(identity_id=identity_id, message_id=m, outgoing=True)
+                        for m in made
+                    )
+                delivered.append((item, made[-1] if made else None))
             for hook in self.on_delivered:
-                await hook(session, item, made[-1] if made else None)
-            await session.execute(delete(OutboxItem).where(OutboxItem.id == parcel.id))
+                await hook(session, delivered)
+            await session.execute(delete(OutboxItem).where(OutboxItem.id.in_(ids)))
 
     async def _later(self, parcel: Parcel, seconds: float) -> None:
         async with self.db.session() as session:

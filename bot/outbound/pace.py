@@ -3,8 +3,8 @@
 
 Telegram (Bot API FAQ): about one message a second into one chat (short bursts
 are tolerated), 20 a minute into one group, about 30 a second overall.
-VK: 20 API calls a second for a community token; no published per-chat limit,
-so the same per-chat pace as Telegram keeps a conversation readable.
+VK: 20 API calls a second for a community token; VK publishes no per-chat
+limit, so a chat is only held to the overall one.
 
 A limit is "at most `count` messages in any `window` seconds". A message is
 counted from the moment it is handed over and, once the platform has answered,
@@ -34,7 +34,7 @@ class Limits:
 # the platform's when it arrives.
 PLATFORM_LIMITS: dict[str, Limits] = {
     "telegram": Limits(private=(3, 3.15), group=(19, 60.0), overall=(30, 1.05)),
-    "vk": Limits(private=(3, 3.15), group=(19, 60.0), overall=(20, 1.05)),
+    "vk": Limits(private=(20, 1.05), group=(20, 1.05), overall=(20, 1.05)),
 }
 UNLIMITED = Limits(private=(10_000, 1.0), group=(10_000, 1.0), overall=(10_000, 1.0))
 

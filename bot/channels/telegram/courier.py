@@ -118,6 +118,8 @@ class TelegramCourier:
             )
             return str(copied.message_id)
         if kind == "edit":
+            if not payload.get("message_id"):
+                raise Undeliverable("the message to edit was never delivered")
             message_id = int(str(payload["message_id"]))
             if payload.get("caption"):
                 await bot.edit_message_caption(
