@@ -28,7 +28,7 @@ from bot.storage.models import (
     OutboxItem,
     Throttle,
 )
-from tests.core.test_linking import family_of, open_code_input, show_code, telegram, vk
+from tests.core.test_linking import count, family_of, open_code_input, show_code, telegram, vk
 from tests.support.family import TestFamily
 
 
@@ -134,11 +134,6 @@ async def test_forget_withdraws_notices_and_news_in_every_chat(
     assert [lane for lane, _ in left] == [f"telegram:{tg.user}"]
     assert "один профиль" in left[0][1]
     assert await count(services, Family) == 0
-
-
-async def count(services: Services, model: type) -> int:
-    async with services.db.session() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 # -- the merge ---------------------------------------------------------------------------

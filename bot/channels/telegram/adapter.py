@@ -32,7 +32,7 @@ from aiogram.types import (
     Message,
 )
 
-from bot.channels.outgoing import deliver_turn
+from bot.channels.outgoing import TurnDelivery
 from bot.channels.telegram.courier import PHOTO_NAME, TelegramCourier
 from bot.channels.telegram.partner_desk import PartnerDesk
 from bot.channels.telegram.polling import Poller
@@ -137,8 +137,10 @@ def incoming_from_message(message: Message, *, edited: bool = False) -> Incoming
     )
 
 
-class TelegramChannel:
+class TelegramChannel(TurnDelivery):
     """Binds the core to a Bot: handlers in, deliveries out."""
+
+    channel = Channel.TELEGRAM
 
     def __init__(self, frontdoor: FrontDoor, bot: Bot) -> None:
         self.frontdoor = frontdoor
@@ -244,23 +246,6 @@ class TelegramChannel:
         return True
 
     # -- delivery ---------------------------------------------------------------
-    async def serve(self, incoming: Incoming) -> None:
-        async def deliver(outcome: Outcome) -> None:
-            await self.deliver(incoming, outcome)
-
-        await self.frontdoor.serve(incoming, deliver)
-
-    async def deliver(self, incoming: Incoming, outcome: Outcome) -> None:
-        async def wipe(message_ids: Sequence[str]) -> None:
-            await self._wipe(incoming, outcome, message_ids)
-
-        async def direct(replies: Sequence[Reply]) -> None:
-            await self._send_directly(incoming, replies)
-
-        await deliver_turn(
-            self.outbox, Channel.TELEGRAM, incoming, outcome, wipe=wipe, direct=direct
-        )
-
     async def _send_directly(self, incoming: Incoming, replies: Sequence[Reply]) -> None:
         chat_id = int(incoming.chat_id)
         sent: list[str] = []

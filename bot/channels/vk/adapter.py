@@ -22,7 +22,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from bot.channels.outgoing import deliver_turn
+from bot.channels.outgoing import TurnDelivery
 from bot.channels.vk.api import API, VKAPIError, call, error_code, make_api
 from bot.channels.vk.courier import VkCourier
 from bot.channels.vk.polling import LongPoll
@@ -142,8 +142,10 @@ def incoming_from_message(
     return replace(incoming, text=text, attachment=attachment)
 
 
-class VkChannel:
+class VkChannel(TurnDelivery):
     """Binds the core to a VK community: events in, the outbox out."""
+
+    channel = Channel.VK
 
     def __init__(self, frontdoor: FrontDoor, settings: Settings) -> None:
         assert settings.vk_token and settings.vk_group_id is not None, "VK is not configured"
@@ -302,21 +304,6 @@ class VkChannel:
         return True
 
     # -- a turn -------------------------------------------------------------------------
-    async def serve(self, incoming: Incoming) -> None:
-        async def deliver(outcome: Outcome) -> None:
-            await self.deliver(incoming, outcome)
-
-        await self.frontdoor.serve(incoming, deliver)
-
-    async def deliver(self, incoming: Incoming, outcome: Outcome) -> None:
-        async def wipe(message_ids: Sequence[str]) -> None:
-            await self._wipe(incoming, outcome, message_ids)
-
-        async def direct(replies: Sequence[Reply]) -> None:
-            await self._send_directly(incoming, replies)
-
-        await deliver_turn(self.outbox, Channel.VK, incoming, outcome, wipe=wipe, direct=direct)
-
     async def _send_directly(self, incoming: Incoming, replies: Sequence[Reply]) -> None:
         for reply in replies:
             parcel = Parcel(
