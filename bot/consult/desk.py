@@ -490,9 +490,10 @@ async def edit_reply(services: Services, staff_message_id: str, staff_id: int, t
         identity = chat.identity
         if identity is None:
             return Done(False, "")
-        if identity.channel == "telegram" and (
-            message.family_message_id or await delivery.on_its_way(session, message.id)
-        ):
+        # Asked in this order, so a delivery landing in between is seen one way or the other.
+        pending = await delivery.on_its_way(session, message.id)
+        await session.refresh(message, ["family_message_id"])
+        if identity.channel == "telegram" and (message.family_message_id or pending):
             # Still on its way: the edit follows it in the same chat and takes its id
             # when it goes (`ref`), so it is corrected in place, not sent again.
             services.outbox.enqueue(

@@ -94,9 +94,10 @@ async def relay(turn: Turn, item: Case, *, danger: bool = False) -> None:
         if earlier is not None:
             earlier.text, earlier.edited_at = text, utcnow()
             chat = delivery.staff_chat(services)
-            if chat is not None and (
-                earlier.staff_message_id or await delivery.on_its_way(session, earlier.id)
-            ):
+            # Asked in this order, so a delivery landing in between is seen either way.
+            pending = await delivery.on_its_way(session, earlier.id)
+            await session.refresh(earlier, ["staff_message_id"])
+            if chat is not None and (earlier.staff_message_id or pending):
                 services.outbox.enqueue(
                     session,
                     channel="telegram",
